@@ -1,0 +1,153 @@
+"""Datasets and their partitions, and the .npy encoding they travel in."""
+
+import io
+from typing import Annotated
+from urllib.parse import unquote, urlparse
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from jobs.names import Name
+
+NPY_MAGIC = b"\x93NUMPY"
+
+Length = Annotated[int, Field(strict=True, ge=0)]
+
+
+def canonical_dtype(value: str) -> str:
+    """The canonical spelling of a NumPy dtype ("<f8" -> "float64"); ValueError if unusable."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError as exc:
+        raise ValueError(f"unknown dtype {value!r}") from exc
+    if dtype.hasobject or dtype.names is not None:
+        raise ValueError(f"dtype {value!r} is not supported: use a plain numeric or string dtype")
+    return str(dtype)
+
+
+def file_uri_path(uri: str) -> str:
+    """The absolute local path of a `file:///...` URI; ValueError for anything else."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "file" or parsed.netloc not in ("", "localhost"):
+        raise ValueError(f"uri must be a file:///absolute/path URI, got {uri!r}")
+    path = unquote(parsed.path)
+    if not path.startswith("/"):
+        raise ValueError(f"uri must name an absolute path, got {uri!r}")
+    return path
+
+
+class Partition(BaseModel):
+    """One contiguous slice (along axis 0) of a dataset and where it lives."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    uri: str | None = None
+    host: str | None = None
+    length: Length
+
+
+class DatasetInfo(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name
+    dtype: str
+    shape: list[Length] = Field(min_length=1)
+    partitions: list[Partition] = Field(min_length=1)
+
+    @field_validator("dtype")
+    @classmethod
+    def _known_dtype(cls, value: str) -> str:
+        return canonical_dtype(value)
+
+    @model_validator(mode="after")
+    def _lengths_add_up(self) -> "DatasetInfo":
+        total = sum(p.length for p in self.partitions)
+        if total != self.shape[0]:
+            raise ValueError(
+                f"partition lengths add up to {total} but shape[0] is {self.shape[0]}"
+            )
+        return self
+
+
+class PartitionLocation(BaseModel):
+    """A partition that already sits on an agent's disk (`POST /v1/datasets`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    uri: str
+    host: str = Field(min_length=1)
+    length: Length
+
+    @field_validator("uri")
+    @classmethod
+    def _absolute_file_uri(cls, value: str) -> str:
+        file_uri_path(value)
+        return value
+
+
+class RegisterDataset(BaseModel):
+    """The body of `POST /v1/datasets`: a 1-D dataset made of files on the agents."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name
+    dtype: str
+    partitions: list[PartitionLocation] = Field(min_length=1)
+
+    @field_validator("dtype")
+    @classmethod
+    def _known_dtype(cls, value: str) -> str:
+        return canonical_dtype(value)
+
+    def to_info(self) -> DatasetInfo:
+        parts = [Partition(uri=p.uri, host=p.host, length=p.length) for p in self.partitions]
+        return DatasetInfo(
+            name=self.name,
+            dtype=self.dtype,
+            shape=[sum(p.length for p in parts)],
+            partitions=parts,
+        )
+
+
+def split(array: np.ndarray, k: int) -> list[np.ndarray]:
+    """`numpy.array_split` along axis 0 into k near-equal partitions."""
+    if array.ndim == 0:
+        raise ValueError("cannot partition a 0-d array: a dataset needs at least one axis")
+    if k < 1:
+        raise ValueError(f"partitions must be >= 1, got {k}")
+    if 0 < len(array) < k:
+        raise ValueError(f"cannot split {len(array)} elements into {k} partitions")
+    return np.array_split(array, k)
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def load_npy(data: bytes) -> np.ndarray:
+    """Decode a .npy file; refuses anything else and object arrays (they would unpickle)."""
+    if not data.startswith(NPY_MAGIC):
+        raise ValueError("not a .npy file: it does not start with the \\x93NUMPY magic string")
+    stream = io.BytesIO(data)
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            _, _, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            _, _, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f"unsupported format version {version}")
+    except (ValueError, EOFError, OSError) as exc:
+        raise ValueError(f"malformed .npy header: {exc}") from exc
+    if dtype.hasobject:
+        raise ValueError(
+            "the .npy holds an object array, which is refused: loading it would unpickle"
+        )
+    stream.seek(0)
+    try:
+        array: np.ndarray = np.lib.format.read_array(stream, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as exc:
+        raise ValueError(f"malformed .npy data: {exc}") from exc
+    return array

@@ -1,0 +1,1 @@
+"""Example job specs (`*.json`) and the data their inputs name (`data.py`)."""

@@ -1,0 +1,145 @@
+"""The operation interface, and the pieces several operation families share.
+
+A job runs one task per input partition: `map` turns a partition into a
+partial result. For a query the partial is a small JSON-serialisable dict and
+`reduce` combines the partials (in partition order) into the job's result; for
+a transform the partial is the output partition itself.
+"""
+
+import math
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+P = TypeVar("P", bound=BaseModel)
+
+Kind = Literal["query", "transform"]
+
+Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+NUMERIC_KINDS = "biuf"
+
+
+class Operation(ABC, Generic[P]):
+    name: ClassVar[str]
+    kind: ClassVar[Kind]
+    arity: ClassVar[int] = 1
+    Params: type[P]
+
+    def parse_params(self, raw: Mapping[str, Any]) -> P:
+        return self.Params.model_validate(raw)
+
+    def left_context(self, params: P) -> int:
+        """How many trailing elements of the preceding partitions a task needs."""
+        return 0
+
+    def check_inputs(
+        self,
+        params: P,
+        dtypes: list[str],
+        shapes: list[tuple[int, ...]],
+        partition_lengths: list[list[int]],
+    ) -> None:
+        """Reject, at submission time, inputs this operation cannot process (ValueError)."""
+        if not len(dtypes) == len(shapes) == len(partition_lengths) == self.arity:
+            raise ValueError(f"{self.name} takes {self.arity} input(s), got {len(dtypes)}")
+        for position, dtype in enumerate(dtypes):
+            self.check_dtype(position, _dtype(dtype))
+
+    def check_dtype(self, position: int, dtype: np.dtype) -> None:
+        if dtype.kind not in NUMERIC_KINDS:
+            raise ValueError(
+                f"{self.name} needs numeric input, input {position} has dtype {dtype}"
+            )
+
+    @abstractmethod
+    def map(
+        self,
+        inputs: list[np.ndarray],
+        params: P,
+        left: np.ndarray | None,
+        cancel: threading.Event | None = None,
+    ) -> Any:
+        """The partial result of one partition. `cancel` is honoured by long-running work."""
+
+
+class Query(Operation[P]):
+    kind: ClassVar[Kind] = "query"
+
+    @abstractmethod
+    def map(
+        self,
+        inputs: list[np.ndarray],
+        params: P,
+        left: np.ndarray | None,
+        cancel: threading.Event | None = None,
+    ) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def reduce(self, partials: list[dict[str, Any]], params: P) -> dict[str, Any]:
+        """Combine the partials of every partition, given in partition order."""
+
+
+class Transform(Operation[P]):
+    kind: ClassVar[Kind] = "transform"
+
+    @abstractmethod
+    def map(
+        self,
+        inputs: list[np.ndarray],
+        params: P,
+        left: np.ndarray | None,
+        cancel: threading.Event | None = None,
+    ) -> np.ndarray: ...
+
+
+def _dtype(name: str) -> np.dtype:
+    try:
+        return np.dtype(name)
+    except TypeError as exc:
+        raise ValueError(f"unknown dtype {name!r}") from exc
+
+
+class Where(BaseModel):
+    """Keep the elements x with `min <= x < max`; an absent bound does not filter."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min: Finite | None = None
+    max: Finite | None = None
+
+    @model_validator(mode="after")
+    def _non_empty_interval(self) -> "Where":
+        if self.min is not None and self.max is not None and not self.min < self.max:
+            raise ValueError(f"where.min must be < where.max, got {self.min} and {self.max}")
+        return self
+
+    def select(self, values: np.ndarray) -> np.ndarray:
+        """The kept elements, flattened."""
+        keep = np.ones(values.shape, dtype=bool)
+        if self.min is not None:
+            keep &= values >= self.min
+        if self.max is not None:
+            keep &= values < self.max
+        return values[keep]
+
+
+def selected(values: np.ndarray, where: Where | None) -> np.ndarray:
+    return values.ravel() if where is None else where.select(values)
+
+
+def exact_total(values: Sequence[float]) -> float:
+    """The correctly rounded sum of partition totals.
+
+    math.fsum refuses inf - inf and overflows where IEEE arithmetic gives
+    nan or inf; those cases fall back to NumPy so the result is NumPy's.
+    """
+    try:
+        return math.fsum(values)
+    except (ValueError, OverflowError):
+        with np.errstate(invalid="ignore", over="ignore"):
+            return float(np.sum(np.asarray(values, dtype=np.float64)))

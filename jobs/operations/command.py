@@ -1,0 +1,186 @@
+"""`command`: run an external program on each partition.
+
+The program reads the partition as a .npy file on stdin and writes the
+output partition as a .npy file on stdout. It runs in its own session (so in
+its own process group): on cancellation or timeout the whole group gets
+SIGTERM, then SIGKILL after a grace period, and whatever the program left
+behind in its group is killed when it finishes, so no process outlives the task.
+"""
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from typing import IO
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from jobs.datasets import load_npy, npy_bytes
+from jobs.operations.base import Transform
+
+logger = logging.getLogger(__name__)
+
+GRACE_SECONDS = 5.0
+POLL_SECONDS = 0.05
+STDERR_TAIL_CHARS = 2000
+
+
+class CommandError(RuntimeError):
+    """The program failed; carries its exit status and the tail of its stderr."""
+
+    def __init__(self, message: str, returncode: int | None, stderr: str) -> None:
+        super().__init__(f"{message}: {stderr}" if stderr else message)
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class CommandTimeout(CommandError):
+    pass
+
+
+class CommandCancelled(CommandError):
+    pass
+
+
+def run_command(
+    argv: Sequence[str],
+    stdin: bytes,
+    *,
+    timeout: float | None = None,
+    cancel: threading.Event | None = None,
+    grace: float = GRACE_SECONDS,
+) -> tuple[bytes, bytes]:
+    """Run argv on `stdin`; its (stdout, stderr) if it exits with status 0, else CommandError."""
+    try:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise CommandError(f"cannot start {argv[0]!r}: {exc.strerror or exc}", None, "") from exc
+    logger.debug("started %s as pid %d", list(argv), proc.pid)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    # A thread feeds stdin: communicate() retried after a timeout stops writing
+    # the rest of its input (CPython registers stdin only on the first call).
+    pipe, proc.stdin = proc.stdin, None
+    writer = threading.Thread(target=_feed, args=(pipe, stdin), daemon=True)
+    writer.start()
+    try:
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=POLL_SECONDS)
+                break
+            except subprocess.TimeoutExpired:
+                pass
+            if proc.poll() is not None:
+                # The program is done: whatever in its group still holds the pipes open is a
+                # leftover helper; end it so that the pipes reach EOF.
+                _signal_group(proc.pid, signal.SIGKILL)
+            if cancel is not None and cancel.is_set():
+                _, stderr = _stop(proc, grace)
+                raise CommandCancelled(f"{argv[0]!r} was cancelled", proc.returncode, _tail(stderr))
+            if deadline is not None and time.monotonic() >= deadline:
+                _, stderr = _stop(proc, grace)
+                raise CommandTimeout(
+                    f"{argv[0]!r} timed out after {timeout} s", proc.returncode, _tail(stderr)
+                )
+    finally:
+        if proc.returncode is None:
+            # Only reached on an unexpected error (e.g. KeyboardInterrupt): still leave nothing.
+            _stop(proc, 0.0)
+        # Helpers the program left running in its group would be orphans: end them too.
+        # The group id cannot have been reused while any of its members is alive.
+        _signal_group(proc.pid, signal.SIGKILL)
+        writer.join()
+    if proc.returncode != 0:
+        raise CommandError(
+            f"{argv[0]!r} {_describe_exit(proc.returncode)}", proc.returncode, _tail(stderr)
+        )
+    return stdout, stderr
+
+
+def _stop(proc: subprocess.Popen[bytes], grace: float) -> tuple[bytes, bytes]:
+    """SIGTERM the program's group, SIGKILL it after `grace` seconds; reap the program."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    try:
+        return proc.communicate(timeout=grace)
+    except subprocess.TimeoutExpired:
+        logger.debug("pid %d outlived SIGTERM by %.1f s, sending SIGKILL", proc.pid, grace)
+    _signal_group(proc.pid, signal.SIGKILL)
+    try:
+        return proc.communicate(timeout=grace)
+    except subprocess.TimeoutExpired:
+        # A process that left the group still holds the pipes open: stop reading them.
+        for stream in (proc.stdin, proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        proc.wait()
+        return b"", b""
+
+
+def _feed(pipe: IO[bytes] | None, data: bytes) -> None:
+    """Write the whole input, then close it so the program sees EOF."""
+    if pipe is None:
+        return
+    # The program may exit (or close stdin) without reading it all.
+    with contextlib.suppress(BrokenPipeError, OSError), pipe:
+        pipe.write(data)
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signum)
+
+
+def _describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"was killed by signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with status {returncode}"
+
+
+def _tail(stderr: bytes) -> str:
+    return stderr.decode("utf-8", errors="replace")[-STDERR_TAIL_CHARS:].strip()
+
+
+class CommandParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    argv: list[str] = Field(min_length=1)
+    timeout: float | None = Field(default=None, gt=0, strict=True, allow_inf_nan=False)
+
+
+class Command(Transform[CommandParams]):
+    name = "command"
+    Params = CommandParams
+
+    def check_dtype(self, position: int, dtype: np.dtype) -> None:
+        if dtype.hasobject:
+            raise ValueError(f"command cannot pass input {position} of dtype {dtype} as .npy")
+
+    def map(
+        self,
+        inputs: list[np.ndarray],
+        params: CommandParams,
+        left: np.ndarray | None,
+        cancel: threading.Event | None = None,
+    ) -> np.ndarray:
+        stdout, stderr = run_command(
+            params.argv, npy_bytes(inputs[0]), timeout=params.timeout, cancel=cancel
+        )
+        try:
+            return load_npy(stdout)
+        except ValueError as exc:
+            raise CommandError(
+                f"{params.argv[0]!r} wrote no usable .npy to stdout ({exc})", 0, _tail(stderr)
+            ) from exc

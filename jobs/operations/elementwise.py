@@ -1,0 +1,77 @@
+"""Element-by-element transforms: `real2bin` and `add`."""
+
+import threading
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from jobs.operations.base import Transform
+
+INT64_BOUND = 2.0**63
+
+
+class NoParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Real2Bin(Transform[NoParams]):
+    """`numpy.floor(x).astype(int64) % 2`: the parity of each value's floor."""
+
+    name = "real2bin"
+    Params = NoParams
+
+    def map(
+        self,
+        inputs: list[np.ndarray],
+        params: NoParams,
+        left: np.ndarray | None,
+        cancel: threading.Event | None = None,
+    ) -> np.ndarray:
+        floors = np.floor(inputs[0])
+        # Casting NaN, inf or values beyond int64 gives platform-dependent garbage.
+        unrepresentable = ~((floors >= -INT64_BOUND) & (floors < INT64_BOUND))
+        if unrepresentable.any():
+            first = floors[unrepresentable].flat[0]
+            raise ValueError(
+                f"real2bin: {int(unrepresentable.sum())} value(s) have no int64 floor "
+                f"(NaN, inf or out of range), e.g. {first}"
+            )
+        result: np.ndarray = floors.astype(np.int64) % 2
+        return result
+
+
+class Add(Transform[NoParams]):
+    """`a + b` of two datasets partitioned alike."""
+
+    name = "add"
+    arity = 2
+    Params = NoParams
+
+    def check_inputs(
+        self,
+        params: NoParams,
+        dtypes: list[str],
+        shapes: list[tuple[int, ...]],
+        partition_lengths: list[list[int]],
+    ) -> None:
+        super().check_inputs(params, dtypes, shapes, partition_lengths)
+        if tuple(shapes[0]) != tuple(shapes[1]):
+            raise ValueError(f"add needs inputs of equal shape, got {shapes[0]} and {shapes[1]}")
+        if list(partition_lengths[0]) != list(partition_lengths[1]):
+            raise ValueError(
+                "add needs inputs partitioned alike, got partition lengths "
+                f"{partition_lengths[0]} and {partition_lengths[1]}"
+            )
+
+    def map(
+        self,
+        inputs: list[np.ndarray],
+        params: NoParams,
+        left: np.ndarray | None,
+        cancel: threading.Event | None = None,
+    ) -> np.ndarray:
+        a, b = inputs
+        if a.shape != b.shape:
+            raise ValueError(f"add: partitions differ in shape, {a.shape} and {b.shape}")
+        result: np.ndarray = a + b
+        return result

@@ -1,0 +1,137 @@
+"""The job spec: what a user submits, validated down to each operation's params."""
+
+import hashlib
+import json
+import uuid
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from jobs.names import Name
+from jobs.operations import UnknownOperation, get_operation
+
+Positive = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+
+
+class SpecError(ValueError):
+    """A job spec that does not validate; `errors` is a list of {"loc", "msg", "type"}."""
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        summary = "; ".join(f"{e['loc'] or '(spec)'}: {e['msg']}" for e in errors)
+        super().__init__(f"invalid job spec: {summary}")
+        self.errors = errors
+
+
+class Resources(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    cpus: Positive = 0.25
+    mem: Positive = 64.0
+
+
+class JobSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str | None = None
+    name: Name
+    operation: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    inputs: list[Name]
+    output: Name | None = None
+    resources: Resources = Field(default_factory=Resources)
+    max_retries: int = Field(default=3, strict=True, ge=0, le=100)
+
+    @field_validator("id")
+    @classmethod
+    def _canonical_uuid(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return str(uuid.UUID(value))
+        except ValueError:
+            raise ValueError(f"id must be a UUID, got {value!r}") from None
+
+    @model_validator(mode="after")
+    def _fits_operation(self) -> "JobSpec":
+        """Check operation, params, arity and output against the operation; store params
+        in their normalised form so equal specs serialise (and fingerprint) equally."""
+        try:
+            op = get_operation(self.operation)
+        except UnknownOperation as exc:
+            raise _errors(("operation",), "unknown_operation", str(exc), self.operation) from None
+        try:
+            params = op.Params.model_validate(self.params)
+        except ValidationError as exc:
+            raise ValidationError.from_exception_data(
+                "JobSpec",
+                [
+                    InitErrorDetails(
+                        type=PydanticCustomError(e["type"], e["msg"]),
+                        loc=("params", *e["loc"]),
+                        input=e["input"],
+                    )
+                    for e in exc.errors()
+                ],
+            ) from None
+        if len(self.inputs) != op.arity:
+            raise _errors(
+                ("inputs",),
+                "arity",
+                f"{op.name} takes {op.arity} input(s), got {len(self.inputs)}",
+                self.inputs,
+            )
+        if op.kind == "query" and self.output is not None:
+            raise _errors(
+                ("output",),
+                "query_output",
+                f"{op.name} is a query: its result is not a dataset, so output must be null",
+                self.output,
+            )
+        object.__setattr__(self, "params", params.model_dump(mode="json"))
+        return self
+
+    def parsed_params(self) -> BaseModel:
+        """The params as the operation's own Params model."""
+        return get_operation(self.operation).parse_params(self.params)
+
+
+def _errors(loc: tuple[str, ...], kind: str, message: str, value: Any) -> ValidationError:
+    return ValidationError.from_exception_data(
+        "JobSpec",
+        [InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=value)],
+    )
+
+
+def parse_job_spec(data: Any) -> JobSpec:
+    """Validate a decoded JSON job spec; SpecError names every faulty field."""
+    try:
+        return JobSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(
+            [
+                {
+                    "loc": ".".join(str(part) for part in e["loc"]),
+                    "msg": _message(e["type"], e["msg"]),
+                    "type": e["type"],
+                }
+                for e in exc.errors()
+            ]
+        ) from None
+
+
+def _message(kind: str, message: str) -> str:
+    if kind == "extra_forbidden":
+        return "unknown field"
+    return message.removeprefix("Value error, ")
+
+
+def canonical_json(spec: JobSpec, *, with_id: bool = True) -> str:
+    """The spec as compact JSON with sorted keys and every default spelled out."""
+    document = spec.model_dump(mode="json", exclude=None if with_id else {"id"})
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def spec_fingerprint(spec: JobSpec) -> str:
+    """A stable hash of everything but the id: equal for the same job submitted again."""
+    return hashlib.sha256(canonical_json(spec, with_id=False).encode()).hexdigest()

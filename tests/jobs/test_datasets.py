@@ -1,0 +1,103 @@
+"""Partitioning, the .npy codec and the dataset request models."""
+
+import io
+import pickle
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from jobs.datasets import DatasetInfo, Partition, RegisterDataset, load_npy, npy_bytes, split
+
+
+def test_split_is_numpy_array_split() -> None:
+    x = np.arange(10)
+    parts = split(x, 3)
+    assert [len(p) for p in parts] == [4, 3, 3]
+    np.testing.assert_array_equal(np.concatenate(parts), x)
+    assert [len(p) for p in split(np.empty(0), 4)] == [0, 0, 0, 0]
+    assert [p.shape for p in split(np.zeros((5, 2)), 5)] == [(1, 2)] * 5
+
+
+@pytest.mark.parametrize(("length", "k", "match"), [(3, 4, "3 elements into 4"), (3, 0, ">= 1")])
+def test_split_refuses_impossible_counts(length: int, k: int, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        split(np.arange(length), k)
+
+
+def test_npy_round_trip_keeps_dtype_and_shape() -> None:
+    for array in (np.arange(5.0), np.zeros((3, 2), dtype=np.int32), np.array([], dtype=np.uint8)):
+        back = load_npy(npy_bytes(array))
+        assert back.dtype == array.dtype and back.shape == array.shape
+        np.testing.assert_array_equal(back, array)
+
+
+@pytest.mark.parametrize("garbage", [b"", b"hello world", b"\x93NUMPY", pickle.dumps([1, 2])])
+def test_load_npy_refuses_garbage(garbage: bytes) -> None:
+    with pytest.raises(ValueError, match="npy"):
+        load_npy(garbage)
+
+
+def test_load_npy_refuses_truncated_data() -> None:
+    data = npy_bytes(np.arange(100.0))
+    with pytest.raises(ValueError, match="malformed"):
+        load_npy(data[:-8])
+
+
+def test_load_npy_refuses_a_pickled_object_array() -> None:
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="object array"):
+        load_npy(buffer.getvalue())
+
+
+def test_npy_bytes_refuses_object_arrays() -> None:
+    with pytest.raises(ValueError):
+        npy_bytes(np.array([object()], dtype=object))
+
+
+def test_dataset_info_checks_lengths_and_dtype() -> None:
+    info = DatasetInfo.model_validate(
+        {"name": "ev", "dtype": "<f8", "shape": [5],
+         "partitions": [{"uri": None, "host": None, "length": 2}, {"length": 3}]}
+    )
+    assert info.dtype == "float64"
+    with pytest.raises(ValidationError, match="add up to 4"):
+        DatasetInfo(name="ev", dtype="float64", shape=[5], partitions=[Partition(length=4)])
+    with pytest.raises(ValidationError, match="unknown dtype"):
+        DatasetInfo(name="ev", dtype="float65", shape=[1], partitions=[Partition(length=1)])
+    with pytest.raises(ValidationError, match="length"):
+        Partition(length=-1)
+    with pytest.raises(ValidationError, match="partitions"):
+        DatasetInfo(name="ev", dtype="float64", shape=[0], partitions=[])
+
+
+def register(**change: object) -> dict:
+    body = {"name": "ev", "dtype": "float64",
+            "partitions": [{"uri": "file:///data/ev-0.npy", "host": "agent-1", "length": 10},
+                           {"uri": "file:///data/ev-1.npy", "host": "agent-2", "length": 5}]}
+    return {**body, **change}
+
+
+def test_register_dataset_becomes_a_dataset_info() -> None:
+    info = RegisterDataset.model_validate(register()).to_info()
+    assert info.shape == [15]
+    assert [p.host for p in info.partitions] == ["agent-1", "agent-2"]
+
+
+@pytest.mark.parametrize(
+    ("change", "loc"),
+    [({"partitions": [{"uri": "http://x/a.npy", "host": "h", "length": 1}]}, "partitions.0.uri"),
+     ({"partitions": [{"uri": "file://relative.npy", "host": "h", "length": 1}]},
+      "partitions.0.uri"),
+     ({"partitions": [{"uri": "file:///a.npy", "host": "h", "length": 1, "x": 1}]},
+      "partitions.0.x"),
+     ({"partitions": []}, "partitions"),
+     ({"name": "a b"}, "name"),
+     ({"dtype": "object"}, "dtype"),
+     ({"shape": [3]}, "shape")],
+)
+def test_register_dataset_errors_name_the_field(change: dict, loc: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        RegisterDataset.model_validate(register(**change))
+    assert [".".join(map(str, e["loc"])) for e in caught.value.errors()] == [loc]
