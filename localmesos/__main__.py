@@ -1,0 +1,73 @@
+"""`python -m localmesos`: the embedded Mesos on its own, until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from types import FrameType
+
+from localmesos.cluster import LocalMesos
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m localmesos", description="An embedded single-node Mesos."
+    )
+    parser.add_argument(
+        "--listen",
+        type=parse_listen,
+        default=("127.0.0.1", 5050),
+        metavar="HOST:PORT",
+        help="master address (default 127.0.0.1:5050)",
+    )
+    parser.add_argument("--agents", type=int, default=2, help="number of agents (default 2)")
+    parser.add_argument("--cpus", type=float, default=2.0, help="cpus per agent (default 2)")
+    parser.add_argument("--mem", type=float, default=2048.0, help="MB per agent (default 2048)")
+    parser.add_argument("--work-dir", default=None, help="sandboxes (default: a temporary dir)")
+    parser.add_argument("--heartbeat-interval", type=float, default=15.0, metavar="SECONDS")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    host, port = args.listen
+    try:
+        cluster = LocalMesos(
+            args.agents,
+            args.cpus,
+            args.mem,
+            host=host,
+            port=port,
+            work_dir=args.work_dir,
+            heartbeat_interval=args.heartbeat_interval,
+        )
+        cluster.start()
+    except (ValueError, RuntimeError) as exc:
+        print(f"localmesos: {exc}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(cluster.url, flush=True)
+    stop.wait()
+    cluster.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,619 @@
+"""One agent: its resources, executor processes, built-in command tasks and executor API."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import os
+import signal
+import subprocess
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from localmesos import processes
+from localmesos.background import Background
+from localmesos.protocol import (
+    CallRejected,
+    describe_exit,
+    id_value,
+    new_uuid,
+    now,
+    section,
+    wait_status,
+)
+from localmesos.resources import Resources
+from localmesos.states import (
+    EXECUTOR_TRANSITIONS,
+    TERMINAL_TASK_STATES,
+    ExecutorState,
+    TaskState,
+    check_transition,
+    task_state,
+)
+from localmesos.streams import EventStream
+from localmesos.watchdog import Watchdog
+
+log = logging.getLogger(__name__)
+
+
+class MasterLink(Protocol):
+    """What an agent reports to its master."""
+
+    def status_update(
+        self, agent: Agent, framework_id: str, status: dict[str, Any], from_executor: bool
+    ) -> None: ...
+
+    def executor_terminated(
+        self, agent: Agent, framework_id: str, executor_id: str, status: int
+    ) -> None: ...
+
+    def executor_message(
+        self, agent: Agent, framework_id: str, executor_id: str, data: str
+    ) -> None: ...
+
+    def resources_released(self, agent: Agent) -> None: ...
+
+
+@dataclass(eq=False)
+class Executor:
+    framework_id: str
+    executor_id: str
+    info: dict[str, Any]
+    framework_info: dict[str, Any]
+    resources: Resources
+    directory: Path
+    container_id: str
+    state: ExecutorState = ExecutorState.LAUNCHING
+    process: asyncio.subprocess.Process | None = None
+    stream: EventStream | None = None
+    queued: list[dict[str, Any]] = field(default_factory=list)  # events until SUBSCRIBE
+    tasks: dict[str, dict[str, Any]] = field(default_factory=dict)  # live TaskInfos by id
+    shutting_down: bool = False
+
+    def transition(self, new: ExecutorState) -> None:
+        check_transition(EXECUTOR_TRANSITIONS, self.state, new)
+        self.state = new
+
+    def deliver(self, event: dict[str, Any]) -> None:
+        if self.state is ExecutorState.RUNNING and self.stream is not None:
+            self.stream.send(event)
+        else:
+            self.queued.append(event)
+
+
+@dataclass(eq=False)
+class CommandTask:
+    """A plain command task, run by the agent's built-in command executor."""
+
+    framework_id: str
+    task: dict[str, Any]
+    directory: Path
+    grace: float
+    process: asyncio.subprocess.Process | None = None
+    killed: bool = False
+
+
+class Agent:
+    def __init__(
+        self,
+        master: MasterLink,
+        *,
+        index: int,
+        agent_id: str,
+        resources: Resources,
+        work_dir: Path,
+        shutdown_grace: float,
+        watchdog: Watchdog,
+    ) -> None:
+        self.master = master
+        self.watchdog = watchdog
+        self.index = index
+        self.id = agent_id
+        self.hostname = f"agent-{index}"
+        self.total = resources
+        self.attributes = {"rack": f"rack-{index}", "zone": "local"}
+        self.port = 0  # set once its executor API listens
+        self.registered_time = now()
+        self.work_dir = work_dir / "agents" / agent_id
+        self.shutdown_grace = shutdown_grace
+        self.executors: dict[tuple[str, str], Executor] = {}
+        self.commands: dict[tuple[str, str], CommandTask] = {}
+        self.task_resources: dict[tuple[str, str], Resources] = {}
+        self._seen_updates: set[str] = set()
+        self._background = Background(f"agent {agent_id}")
+
+    # ------------------------------------------------------------------ accounting
+
+    @property
+    def used(self) -> Resources:
+        total = Resources()
+        for resources in self.task_resources.values():
+            total = total + resources
+        for executor in self.executors.values():
+            total = total + executor.resources
+        return total
+
+    def info(self) -> dict[str, Any]:
+        """AgentInfo as protobuf JSON."""
+        return {
+            "id": {"value": self.id},
+            "hostname": self.hostname,
+            "port": self.port,
+            "resources": self.total.to_proto(),
+            "attributes": [
+                {"name": k, "type": "TEXT", "text": {"value": v}}
+                for k, v in self.attributes.items()
+            ],
+        }
+
+    def has_executor(self, framework_id: str, executor_id: str) -> bool:
+        return (framework_id, executor_id) in self.executors
+
+    def executor_ids(self, framework_id: str) -> list[str]:
+        return [eid for (fid, eid) in self.executors if fid == framework_id]
+
+    # ------------------------------------------------------------------ launching
+
+    def launch(
+        self,
+        framework_info: dict[str, Any],
+        tasks: list[dict[str, Any]],
+        executor_info: dict[str, Any] | None,
+        executor_resources: Resources,
+        *,
+        group: bool,
+    ) -> None:
+        """Starts `tasks` (already validated and accounted by the master)."""
+        framework_id = framework_info["id"]["value"]
+        for task in tasks:
+            key = (framework_id, task["task_id"]["value"])
+            self.task_resources[key] = Resources.parse(task.get("resources"))
+        if executor_info is None:
+            for task in tasks:
+                self._start_command(framework_id, task)
+            return
+        executor = self._executor_for(framework_info, executor_info, executor_resources)
+        for task in tasks:
+            executor.tasks[task["task_id"]["value"]] = task
+        if group:
+            executor.deliver(
+                {"type": "LAUNCH_GROUP", "launch_group": {"task_group": {"tasks": tasks}}}
+            )
+        else:
+            for task in tasks:
+                executor.deliver({"type": "LAUNCH", "launch": {"task": task}})
+
+    def _executor_for(
+        self, framework_info: dict[str, Any], info: dict[str, Any], resources: Resources
+    ) -> Executor:
+        framework_id = framework_info["id"]["value"]
+        executor_id = info["executor_id"]["value"]
+        existing = self.executors.get((framework_id, executor_id))
+        if existing is not None:
+            return existing
+        container_id = str(uuid.uuid4())
+        directory = (
+            self.work_dir
+            / "frameworks"
+            / framework_id
+            / "executors"
+            / executor_id
+            / "runs"
+            / container_id
+        )
+        info = {**info, "framework_id": {"value": framework_id}}
+        executor = Executor(
+            framework_id, executor_id, info, framework_info, resources, directory, container_id
+        )
+        self.executors[(framework_id, executor_id)] = executor
+        self._background.run(self._run_executor(executor))
+        return executor
+
+    def _executor_env(self, executor: Executor) -> dict[str, str]:
+        return {
+            **os.environ,
+            "MESOS_AGENT_ENDPOINT": f"127.0.0.1:{self.port}",
+            "MESOS_FRAMEWORK_ID": executor.framework_id,
+            "MESOS_EXECUTOR_ID": executor.executor_id,
+            "MESOS_DIRECTORY": str(executor.directory),
+            "MESOS_SANDBOX": str(executor.directory),
+            "MESOS_CHECKPOINT": "1" if executor.framework_info.get("checkpoint") else "0",
+            "MESOS_RECOVERY_TIMEOUT": "15mins",
+            "MESOS_SUBSCRIPTION_BACKOFF_MAX": "2secs",
+            "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": f"{self.shutdown_grace:g}secs",
+            "MESOS_AGENT_PID": f"slave({self.index})@127.0.0.1:{self.port}",
+        }
+
+    async def _run_executor(self, executor: Executor) -> None:
+        command = executor.info.get("command") or {}
+        try:
+            argv, executable = processes.command_argv(command)
+            env = processes.command_env(self._executor_env(executor), command)
+            executor.process = await processes.spawn(
+                argv,
+                executable=executable,
+                cwd=executor.directory,
+                env=env,
+                watchdog=self.watchdog,
+            )
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            log.error("agent %s: cannot start executor %s: %s", self.id, executor.executor_id, exc)
+            self._executor_exited(executor, None, f"Failed to launch executor: {exc}")
+            return
+        log.debug(
+            "agent %s: executor %s pid %d", self.id, executor.executor_id, executor.process.pid
+        )
+        returncode = await processes.wait_group(executor.process, self.watchdog)
+        self._executor_exited(executor, returncode, f"Executor {describe_exit(returncode)}")
+
+    def _executor_exited(self, executor: Executor, returncode: int | None, message: str) -> None:
+        if executor.state is ExecutorState.TERMINATED:
+            return
+        executor.transition(ExecutorState.TERMINATED)
+        if executor.stream is not None:
+            executor.stream.close()
+        state = TaskState.KILLED if executor.shutting_down else TaskState.FAILED
+        for task_id in list(executor.tasks):
+            self.forward(
+                executor.framework_id,
+                {
+                    "task_id": {"value": task_id},
+                    "state": state.value,
+                    "source": "SOURCE_AGENT",
+                    "reason": "REASON_EXECUTOR_TERMINATED",
+                    "message": message,
+                    "executor_id": {"value": executor.executor_id},
+                },
+            )
+        del self.executors[(executor.framework_id, executor.executor_id)]
+        status = processes_status(returncode)
+        self.master.executor_terminated(self, executor.framework_id, executor.executor_id, status)
+        self.master.resources_released(self)
+
+    def _start_command(self, framework_id: str, task: dict[str, Any]) -> None:
+        task_id = task["task_id"]["value"]
+        grace = (
+            float(
+                ((task.get("kill_policy") or {}).get("grace_period") or {}).get(
+                    "nanoseconds", self.shutdown_grace * 1e9
+                )
+            )
+            / 1e9
+        )
+        directory = (
+            self.work_dir
+            / "frameworks"
+            / framework_id
+            / "executors"
+            / task_id
+            / "runs"
+            / str(uuid.uuid4())
+        )
+        command = CommandTask(framework_id, task, directory, grace)
+        self.commands[(framework_id, task_id)] = command
+        self._background.run(self._run_command(command))
+
+    async def _run_command(self, command: CommandTask) -> None:
+        task_id = command.task["task_id"]["value"]
+        info = command.task.get("command") or {}
+
+        def update(state: TaskState, message: str | None = None) -> None:
+            status: dict[str, Any] = {
+                "task_id": {"value": task_id},
+                "state": state.value,
+                "source": "SOURCE_EXECUTOR",
+                "executor_id": {"value": task_id},
+            }
+            if message is not None:
+                status["message"] = message
+            self.forward(command.framework_id, status)
+
+        update(TaskState.STARTING)
+        try:
+            argv, executable = processes.command_argv(info)
+            env = processes.command_env(
+                {
+                    **os.environ,
+                    "MESOS_SANDBOX": str(command.directory),
+                    "MESOS_DIRECTORY": str(command.directory),
+                    "MESOS_TASK_ID": task_id,
+                },
+                info,
+            )
+            command.process = await processes.spawn(
+                argv,
+                executable=executable,
+                cwd=command.directory,
+                env=env,
+                watchdog=self.watchdog,
+            )
+        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+            self.commands.pop((command.framework_id, task_id), None)
+            update(TaskState.FAILED, f"Failed to launch command: {exc}")
+            return
+        if command.killed:
+            await processes.terminate(command.process, command.grace)
+        else:
+            update(TaskState.RUNNING)
+        returncode = await processes.wait_group(command.process, self.watchdog)
+        self.commands.pop((command.framework_id, task_id), None)
+        if command.killed:
+            update(TaskState.KILLED, f"Command {describe_exit(returncode)}")
+        elif returncode == 0:
+            update(TaskState.FINISHED, "Command exited with status 0")
+        else:
+            update(TaskState.FAILED, f"Command {describe_exit(returncode)}")
+
+    # ------------------------------------------------------------------ killing
+
+    def kill_task(self, framework_id: str, task_id: str) -> None:
+        command = self.commands.get((framework_id, task_id))
+        if command is not None:
+            if not command.killed:
+                command.killed = True
+                if command.process is not None:
+                    self._background.run(processes.terminate(command.process, command.grace))
+            return
+        for executor in self.executors.values():
+            if executor.framework_id != framework_id or task_id not in executor.tasks:
+                continue
+            if not any(task_id in _task_ids(e) for e in executor.queued):
+                # Delivered: the executor kills it (on re-subscription if it is disconnected).
+                executor.deliver({"type": "KILL", "kill": {"task_id": {"value": task_id}}})
+                return
+            # Never delivered to the executor: Mesos answers these itself.
+            executor.queued = [e for e in executor.queued if task_id not in _task_ids(e)]
+            self.forward(
+                framework_id,
+                {
+                    "task_id": {"value": task_id},
+                    "state": TaskState.KILLED.value,
+                    "source": "SOURCE_AGENT",
+                    "reason": "REASON_TASK_KILLED_DURING_LAUNCH",
+                    "message": "Killed before delivery to the executor",
+                    "executor_id": {"value": executor.executor_id},
+                },
+            )
+            return
+
+    def shutdown_executor(self, framework_id: str, executor_id: str) -> None:
+        executor = self.executors.get((framework_id, executor_id))
+        if executor is not None:
+            self._background.run(self._shutdown(executor))
+
+    async def _shutdown(self, executor: Executor) -> None:
+        if executor.state in (ExecutorState.TERMINATING, ExecutorState.TERMINATED):
+            return
+        executor.shutting_down = True
+        if executor.state is ExecutorState.RUNNING and executor.stream is not None:
+            executor.stream.send({"type": "SHUTDOWN"})
+        executor.transition(ExecutorState.TERMINATING)
+        process = executor.process
+        if process is None:
+            return
+        try:
+            await asyncio.wait_for(process.wait(), self.shutdown_grace)
+        except TimeoutError:
+            await processes.terminate(process, self.shutdown_grace)
+
+    async def shutdown_framework(self, framework_id: str) -> None:
+        """Kills every task and executor of the framework; returns once all are gone."""
+        for fid, task_id in list(self.commands):
+            if fid == framework_id:
+                self.kill_task(fid, task_id)
+        await asyncio.gather(
+            *(
+                self._shutdown(e)
+                for e in list(self.executors.values())
+                if e.framework_id == framework_id
+            )
+        )
+        await self._drain(lambda fid: fid == framework_id)
+
+    async def stop(self) -> None:
+        """Shuts down every executor and command task of this agent."""
+        for fid, task_id in list(self.commands):
+            self.kill_task(fid, task_id)
+        await asyncio.gather(*(self._shutdown(e) for e in list(self.executors.values())))
+        await self._drain(lambda fid: True)
+
+    async def _drain(self, matches: Callable[[str], bool], timeout: float = 30.0) -> None:
+        """Waits for the exit watchers of the matching processes to finish their reports."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(matches(fid) for fid, _ in [*self.executors, *self.commands]):
+            if asyncio.get_running_loop().time() > deadline:
+                left = [key for key in [*self.executors, *self.commands] if matches(key[0])]
+                log.error(
+                    "agent %s: processes still running after %.0fs: %s", self.id, timeout, left
+                )
+                return
+            await asyncio.sleep(0.02)
+
+    async def destroy(self) -> None:
+        """The agent dies: SIGKILL to every process group it started."""
+        for executor in self.executors.values():
+            executor.shutting_down = True
+            if executor.process is not None:
+                processes.signal_group(executor.process.pid, signal.SIGKILL)
+        for command in self.commands.values():
+            command.killed = True
+            if command.process is not None:
+                processes.signal_group(command.process.pid, signal.SIGKILL)
+        await self._drain(lambda fid: True)
+
+    def kill_executor(self, executor_id: str | None) -> int:
+        """SIGKILLs an executor's process group (the first one when `executor_id` is None)."""
+        for executor in self.executors.values():
+            if executor_id in (None, executor.executor_id) and executor.process is not None:
+                processes.signal_group(executor.process.pid, signal.SIGKILL)
+                return executor.process.pid
+        raise KeyError(f"agent {self.id} has no running executor {executor_id or ''}".strip())
+
+    async def restart(self, keeps: Callable[[str], bool]) -> None:
+        """An agent restart: executor streams drop; executors whose framework does not
+        checkpoint (`keeps(framework_id)` false) are destroyed, the others may re-subscribe."""
+        for executor in list(self.executors.values()):
+            if executor.stream is not None:
+                executor.stream.close()
+                executor.stream = None
+            if executor.state is ExecutorState.RUNNING:
+                executor.transition(ExecutorState.LAUNCHING)
+        doomed = [e for e in self.executors.values() if not keeps(e.framework_id)]
+        for executor in doomed:
+            executor.tasks.clear()  # the master reports these as lost
+            if executor.process is not None:
+                processes.signal_group(executor.process.pid, signal.SIGKILL)
+        for (fid, _task_id), command in list(self.commands.items()):
+            if not keeps(fid):
+                command.killed = True
+                if command.process is not None:
+                    processes.signal_group(command.process.pid, signal.SIGKILL)
+        await self._drain(lambda fid: not keeps(fid))
+
+    def forget_framework_tasks(self, framework_id: str, task_ids: list[str]) -> None:
+        for task_id in task_ids:
+            self.task_resources.pop((framework_id, task_id), None)
+        self.master.resources_released(self)
+
+    # ------------------------------------------------------------------ status updates
+
+    def forward(
+        self, framework_id: str, status: dict[str, Any], *, from_executor: bool = False
+    ) -> None:
+        """Records a status update (terminal ones release the task's resources) and sends it
+        on to the master; every update leaving the agent carries a uuid."""
+        status.setdefault("uuid", new_uuid())
+        status.setdefault("timestamp", now())
+        status["agent_id"] = {"value": self.id}
+        self._seen_updates.add(status["uuid"])
+        task_id = status["task_id"]["value"]
+        if task_state(status["state"]) in TERMINAL_TASK_STATES:
+            for executor in self.executors.values():
+                if executor.framework_id == framework_id:
+                    executor.tasks.pop(task_id, None)
+            if self.task_resources.pop((framework_id, task_id), None) is not None:
+                self.master.resources_released(self)
+        self.master.status_update(self, framework_id, status, from_executor)
+
+    def acknowledged(self, framework_id: str, executor_id: str, task_id: str, uuid_: str) -> None:
+        executor = self.executors.get((framework_id, executor_id))
+        if executor is not None and executor.stream is not None:
+            executor.stream.send(
+                {
+                    "type": "ACKNOWLEDGED",
+                    "acknowledged": {"task_id": {"value": task_id}, "uuid": uuid_},
+                }
+            )
+
+    def message(self, framework_id: str, executor_id: str, data: str) -> bool:
+        executor = self.executors.get((framework_id, executor_id))
+        if executor is None or executor.state is not ExecutorState.RUNNING:
+            return False
+        executor.deliver({"type": "MESSAGE", "message": {"data": data}})
+        return True
+
+    # ------------------------------------------------------------------ executor API
+
+    def executor_call(self, call: dict[str, Any]) -> EventStream | None:
+        """Handles one executor API call: SUBSCRIBE returns the event stream, others None."""
+        kind = call.get("type")
+        if kind not in ("SUBSCRIBE", "UPDATE", "MESSAGE"):
+            raise CallRejected(400, f"Failed to validate executor::Call: unknown type {kind!r}")
+        framework_id = id_value(call, "framework_id")
+        executor_id = id_value(call, "executor_id")
+        executor = self.executors.get((framework_id, executor_id))
+        if executor is None or executor.state is ExecutorState.TERMINATED:
+            raise CallRejected(
+                400, f"Executor {executor_id} of framework {framework_id} is unknown to this agent"
+            )
+        if kind == "SUBSCRIBE":
+            return self._subscribe(executor, section(call, "subscribe"))
+        if executor.stream is None:
+            raise CallRejected(403, "Executor is not subscribed")
+        if kind == "UPDATE":
+            self._executor_update(executor, section(call, "update"))
+        else:
+            data = section(call, "message").get("data", "")
+            if not isinstance(data, str):
+                raise CallRejected(400, "Expecting 'message.data' to be a base64 string")
+            self.master.executor_message(self, framework_id, executor_id, data)
+        return None
+
+    def _subscribe(self, executor: Executor, subscribe: dict[str, Any]) -> EventStream:
+        if executor.state is ExecutorState.TERMINATING:
+            raise CallRejected(400, "Executor is being shut down")
+        if executor.stream is not None:
+            executor.stream.close()
+        stream = EventStream()
+        executor.stream = stream
+        if executor.state is ExecutorState.LAUNCHING:
+            executor.transition(ExecutorState.RUNNING)
+        stream.send(
+            {
+                "type": "SUBSCRIBED",
+                "subscribed": {
+                    "executor_info": executor.info,
+                    "framework_info": executor.framework_info,
+                    "agent_info": self.info(),
+                    "container_id": {"value": executor.container_id},
+                },
+            }
+        )
+        # After an agent restart the executor re-sends updates it never saw acknowledged.
+        for update in subscribe.get("unacknowledged_updates") or []:
+            status = update.get("status") or {}
+            if status.get("uuid") not in self._seen_updates:
+                self._accept_update(executor, status)
+        queued, executor.queued = executor.queued, []
+        for event in queued:
+            stream.send(event)
+        return stream
+
+    def _executor_update(self, executor: Executor, update: dict[str, Any]) -> None:
+        status = update.get("status")
+        if not isinstance(status, dict):
+            raise CallRejected(400, "Expecting 'update.status' to be present")
+        id_value(status, "task_id", where="status")
+        if not isinstance(status.get("uuid"), str):
+            raise CallRejected(400, "Expecting 'update.status.uuid' (base64) to be present")
+        try:
+            base64.b64decode(status["uuid"], validate=True)
+            task_state(str(status.get("state")))
+        except ValueError as exc:
+            raise CallRejected(400, f"Invalid status update: {exc}") from None
+        if status.get("source", "SOURCE_EXECUTOR") != "SOURCE_EXECUTOR":
+            raise CallRejected(400, "Executor status updates must have source SOURCE_EXECUTOR")
+        if status["uuid"] in self._seen_updates:
+            return  # a retry of an update already on its way to the scheduler
+        self._accept_update(executor, status)
+
+    def _accept_update(self, executor: Executor, status: dict[str, Any]) -> None:
+        status = {**status, "source": "SOURCE_EXECUTOR"}
+        status["executor_id"] = {"value": executor.executor_id}
+        self.forward(executor.framework_id, status, from_executor=True)
+
+    def executor_stream_closed(
+        self, framework_id: str, executor_id: str, stream: EventStream
+    ) -> None:
+        executor = self.executors.get((framework_id, executor_id))
+        if executor is not None and executor.stream is stream:
+            executor.stream = None
+            if executor.state is ExecutorState.RUNNING:
+                executor.transition(ExecutorState.LAUNCHING)
+
+
+def _task_ids(event: dict[str, Any]) -> set[str]:
+    if event.get("type") == "LAUNCH":
+        return {event["launch"]["task"]["task_id"]["value"]}
+    if event.get("type") == "LAUNCH_GROUP":
+        return {t["task_id"]["value"] for t in event["launch_group"]["task_group"]["tasks"]}
+    return set()
+
+
+def processes_status(returncode: int | None) -> int:
+    """The FAILURE status of an executor; one that never started counts as exit status 1."""
+    return wait_status(returncode) if returncode is not None else 1 << 8

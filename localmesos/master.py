@@ -1,0 +1,815 @@
+"""The master: frameworks, offers, tasks, reliable status updates and the scheduler API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from localmesos.agent import Agent
+from localmesos.allocator import Candidate, Filter, allocate
+from localmesos.background import Background
+from localmesos.protocol import CallRejected, id_value, now, section
+from localmesos.resources import ResourceError, Resources
+from localmesos.states import (
+    FRAMEWORK_TRANSITIONS,
+    TERMINAL_TASK_STATES,
+    FrameworkState,
+    TaskState,
+    check_transition,
+    task_may_become,
+    task_state,
+)
+from localmesos.streams import EventStream
+
+log = logging.getLogger(__name__)
+
+DEFAULT_REFUSE_SECONDS = 5.0
+VERSION = "1.11.0"
+
+SCHEDULER_CALLS = frozenset(
+    {
+        "SUBSCRIBE",
+        "TEARDOWN",
+        "ACCEPT",
+        "DECLINE",
+        "REVIVE",
+        "SUPPRESS",
+        "KILL",
+        "SHUTDOWN",
+        "ACKNOWLEDGE",
+        "RECONCILE",
+        "MESSAGE",
+        "REQUEST",
+        "ACCEPT_INVERSE_OFFERS",
+        "DECLINE_INVERSE_OFFERS",
+        "ACKNOWLEDGE_OPERATION_STATUS",
+        "RECONCILE_OPERATIONS",
+        "UPDATE_FRAMEWORK",
+    }
+)
+
+
+@dataclass(eq=False)
+class Task:
+    info: dict[str, Any]
+    framework_id: str
+    agent_id: str
+    executor_id: str | None
+    resources: Resources
+    state: TaskState = TaskState.STAGING
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return str(self.info["task_id"]["value"])
+
+
+@dataclass(eq=False)
+class PendingUpdate:
+    """A status update re-sent with backoff until the scheduler acknowledges its uuid."""
+
+    status: dict[str, Any]
+    from_executor: bool
+    interval: float
+    next_send: float = 0.0
+
+
+@dataclass(eq=False)
+class Offer:
+    id: str
+    framework_id: str
+    agent_id: str
+    resources: Resources
+
+
+@dataclass(eq=False)
+class Framework:
+    id: str
+    info: dict[str, Any]
+    state: FrameworkState = FrameworkState.CONNECTED
+    stream: EventStream | None = None
+    suppressed: bool = False
+    filters: dict[str, Filter] = field(default_factory=dict)
+    tasks: dict[str, Task] = field(default_factory=dict)  # live, or terminal and unacknowledged
+    completed_tasks: list[Task] = field(default_factory=list)
+    pending: dict[str, deque[PendingUpdate]] = field(default_factory=dict)
+    failover_timer: asyncio.TimerHandle | None = None
+    registered_time: float = field(default_factory=now)
+    reregistered_time: float | None = None
+    unregistered_time: float | None = None
+
+    @property
+    def role(self) -> str:
+        roles = self.info.get("roles") or []
+        return str(roles[0]) if roles else str(self.info.get("role", "*"))
+
+    @property
+    def partition_aware(self) -> bool:
+        return any(c.get("type") == "PARTITION_AWARE" for c in self.info.get("capabilities", []))
+
+    @property
+    def checkpoint(self) -> bool:
+        return bool(self.info.get("checkpoint", False))
+
+    def transition(self, new: FrameworkState) -> None:
+        check_transition(FRAMEWORK_TRANSITIONS, self.state, new)
+        self.state = new
+
+    def send(self, event: dict[str, Any]) -> None:
+        if self.stream is not None:
+            self.stream.send(event)
+
+    def complete_task(self, task: Task) -> None:
+        self.tasks.pop(task.id, None)
+        self.pending.pop(task.id, None)
+        self.completed_tasks.append(task)
+
+
+class Master:
+    def __init__(
+        self,
+        *,
+        heartbeat_interval: float,
+        update_retry: float = 2.0,
+        update_retry_max: float = 10.0,
+    ) -> None:
+        self.id = str(uuid.uuid4())
+        self.heartbeat_interval = heartbeat_interval
+        self.update_retry = update_retry
+        self.update_retry_max = update_retry_max
+        self.port = 0
+        self.start_time = now()
+        self.agents: dict[str, Agent] = {}
+        self.removed_agents: set[str] = set()
+        self.frameworks: dict[str, Framework] = {}
+        self.completed_frameworks: list[Framework] = []
+        self.offers: dict[str, Offer] = {}
+        self.stopping = False
+        self._counter = 0
+        self._allocation_pending = False
+        self._background = Background("master")
+
+    def next_id(self, kind: str) -> str:
+        self._counter += 1
+        return f"{self.id}-{kind}{self._counter:04d}"
+
+    def master_info(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "ip": 16777343,  # 127.0.0.1 as the uint32 (network byte order) MasterInfo carries
+            "port": self.port,
+            "hostname": "127.0.0.1",
+            "version": VERSION,
+            "address": {"hostname": "127.0.0.1", "ip": "127.0.0.1", "port": self.port},
+        }
+
+    # ------------------------------------------------------------------ subscription
+
+    def subscribe(self, call: dict[str, Any]) -> tuple[EventStream, str | None]:
+        """The new event stream and its framework id (None: the stream only carries an ERROR)."""
+        info = section(section(call, "subscribe"), "framework_info")
+        for required in ("user", "name"):
+            if not isinstance(info.get(required), str):
+                raise CallRejected(400, f"Expecting 'framework_info.{required}' to be present")
+        framework_id = (info.get("id") or {}).get("value")
+        if "framework_id" in call and call["framework_id"] != info.get("id"):
+            raise CallRejected(400, "'framework_id' differs from 'subscribe.framework_info.id'")
+        stream = EventStream(self.heartbeat_interval)
+        if any(f.id == framework_id for f in self.completed_frameworks):
+            stream.send({"type": "ERROR", "error": {"message": "Framework has been removed"}})
+            stream.close()
+            return stream, None
+        framework = self.frameworks.get(framework_id) if framework_id else None
+        if framework is None:
+            # An unknown id is a framework failing over to a new master: accepted, as Mesos does.
+            framework_id = framework_id or self.next_id("")
+            info = {**info, "id": {"value": framework_id}}
+            framework = Framework(framework_id, info)
+            self.frameworks[framework_id] = framework
+        else:
+            if framework.stream is not None:
+                framework.stream.send(
+                    {"type": "ERROR", "error": {"message": "Framework failed over"}}
+                )
+                framework.stream.close()
+            if framework.failover_timer is not None:
+                framework.failover_timer.cancel()
+                framework.failover_timer = None
+            if framework.state is FrameworkState.DISCONNECTED:
+                framework.transition(FrameworkState.CONNECTED)
+            framework.info = {**info, "id": {"value": framework.id}}
+            framework.reregistered_time = now()
+            self._drop_offers(framework)
+        framework.stream = stream
+        framework.suppressed = False
+        stream.send(
+            {
+                "type": "SUBSCRIBED",
+                "subscribed": {
+                    "framework_id": {"value": framework.id},
+                    "heartbeat_interval_seconds": self.heartbeat_interval,
+                    "master_info": self.master_info(),
+                },
+            }
+        )
+        for queue in framework.pending.values():
+            queue[0].interval = self.update_retry
+            self._send_pending(framework, queue[0])
+        self.schedule_allocation()
+        log.debug("framework %s subscribed", framework.id)
+        return stream, framework.id
+
+    def stream_closed(self, framework_id: str, stream: EventStream) -> None:
+        framework = self.frameworks.get(framework_id)
+        if framework is None or framework.stream is not stream or self.stopping:
+            return
+        framework.stream = None
+        framework.transition(FrameworkState.DISCONNECTED)
+        framework.unregistered_time = now()
+        self._drop_offers(framework)
+        timeout = float(framework.info.get("failover_timeout", 0.0))
+        log.debug("framework %s disconnected; failover timeout %.1fs", framework_id, timeout)
+        framework.failover_timer = asyncio.get_running_loop().call_later(
+            timeout, self._teardown, framework
+        )
+
+    # ------------------------------------------------------------------ calls
+
+    def call(self, call: dict[str, Any], stream_id: str | None) -> None:
+        """Handles every call but SUBSCRIBE; raises CallRejected with Mesos' status code."""
+        framework_id = id_value(call, "framework_id")
+        framework = self.frameworks.get(framework_id)
+        if framework is None or framework.state is not FrameworkState.CONNECTED:
+            raise CallRejected(403, f"Framework {framework_id} is not subscribed")
+        if stream_id is None:
+            raise CallRejected(
+                400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header"
+            )
+        assert framework.stream is not None  # CONNECTED always has a stream
+        if stream_id != framework.stream.id:
+            raise CallRejected(
+                400,
+                f"The stream ID '{stream_id}' included in this request didn't match the stream"
+                f" ID currently associated with framework ID {framework_id}",
+            )
+        handlers: dict[str, Callable[[Framework, dict[str, Any]], None]] = {
+            "TEARDOWN": lambda f, c: self._teardown(f),
+            "ACCEPT": lambda f, c: self._accept(f, section(c, "accept")),
+            "DECLINE": lambda f, c: self._decline(f, section(c, "decline")),
+            "REVIVE": lambda f, c: self._revive(f),
+            "SUPPRESS": lambda f, c: self._suppress(f),
+            "KILL": lambda f, c: self._kill(f, section(c, "kill")),
+            "SHUTDOWN": lambda f, c: self._shutdown(f, section(c, "shutdown")),
+            "ACKNOWLEDGE": lambda f, c: self._acknowledge(f, section(c, "acknowledge")),
+            "RECONCILE": lambda f, c: self._reconcile(f, c.get("reconcile") or {}),
+            "MESSAGE": lambda f, c: self._message(f, section(c, "message")),
+            "REQUEST": lambda f, c: None,  # advisory; Mesos' own allocator ignores it too
+        }
+        handler = handlers.get(call["type"])
+        if handler is None:
+            raise CallRejected(400, f"Call type {call['type']} is not supported by localmesos")
+        handler(framework, call)
+
+    def _teardown(self, framework: Framework) -> None:
+        if framework.state is FrameworkState.COMPLETED:
+            return
+        log.debug("tearing down framework %s", framework.id)
+        framework.transition(FrameworkState.COMPLETED)
+        if framework.failover_timer is not None:
+            framework.failover_timer.cancel()
+        self._drop_offers(framework)
+        for task in list(framework.tasks.values()):
+            if task.state not in TERMINAL_TASK_STATES:
+                task.state = TaskState.KILLED
+            framework.complete_task(task)
+        del self.frameworks[framework.id]
+        self.completed_frameworks.append(framework)
+        framework.unregistered_time = now()
+        if framework.stream is not None:
+            framework.stream.close()
+            framework.stream = None
+        for agent in self.agents.values():
+            self._background.run(agent.shutdown_framework(framework.id))
+
+    def _revive(self, framework: Framework) -> None:
+        framework.filters.clear()
+        framework.suppressed = False
+        self.schedule_allocation()
+
+    def _suppress(self, framework: Framework) -> None:
+        framework.suppressed = True
+
+    def _decline(self, framework: Framework, body: dict[str, Any]) -> None:
+        self._accept(framework, {**body, "operations": []})
+
+    def _accept(self, framework: Framework, body: dict[str, Any]) -> None:
+        offer_ids = _id_list(body.get("offer_ids"), "offer_ids")
+        operations = body.get("operations") or []
+        launches = [_parse_operation(op) for op in operations]
+        offers = [self.offers.pop(oid, None) for oid in offer_ids]
+        valid = [o for o in offers if o is not None and o.framework_id == framework.id]
+        agent_ids = {o.agent_id for o in valid}
+        if len(valid) != len(offers) or len(agent_ids) > 1 or not valid:
+            bad = [oid for oid, o in zip(offer_ids, offers, strict=True) if o not in valid]
+            reason = (
+                f"Offers {', '.join(bad)} are no longer valid"
+                if bad or not valid
+                else "Offers span more than one agent"
+            )
+            state = TaskState.DROPPED if framework.partition_aware else TaskState.LOST
+            for tasks, _ in launches:
+                for task in tasks:
+                    self._master_update(framework, task, state, "REASON_INVALID_OFFERS", reason)
+            self.schedule_allocation()
+            return
+        agent = self.agents[valid[0].agent_id]
+        pool = Resources()
+        for offer in valid:
+            pool = pool + offer.resources
+        for tasks, executor in launches:
+            pool = self._launch(framework, agent, pool, tasks, executor, group=executor is not None)
+        refuse = float((body.get("filters") or {}).get("refuse_seconds", DEFAULT_REFUSE_SECONDS))
+        if refuse > 0 and not pool.is_empty():
+            framework.filters[agent.id] = Filter(pool, now() + refuse)
+        self.schedule_allocation()
+
+    def _launch(
+        self,
+        framework: Framework,
+        agent: Agent,
+        pool: Resources,
+        tasks: list[dict[str, Any]],
+        group_executor: dict[str, Any] | None,
+        *,
+        group: bool,
+    ) -> Resources:
+        """Validates and starts one LAUNCH (each task on its own) or LAUNCH_GROUP (all or
+        none); returns what is left of the offered resources."""
+        batch: list[tuple[dict[str, Any], Resources, dict[str, Any] | None, Resources]] = []
+        errors: list[tuple[dict[str, Any], str]] = []
+        remaining = pool
+        for task in tasks:
+            executor = group_executor if group else task.get("executor")
+            try:
+                task_resources, executor_resources = self._validate_task(
+                    framework, agent, task, executor, group=group
+                )
+            except ValueError as exc:
+                errors.append((task, str(exc)))
+                continue
+            if executor is not None and any(
+                e is not None and e["executor_id"] == executor["executor_id"]
+                for _, _, e, _ in batch
+            ):
+                executor_resources = Resources()
+            needed = task_resources + executor_resources
+            if not remaining.contains(needed):
+                errors.append(
+                    (task, f"Task uses more resources {needed} than available {remaining}")
+                )
+                continue
+            remaining = remaining - needed
+            batch.append((task, task_resources, executor, executor_resources))
+        if group and errors:
+            message = "; ".join(m for _, m in errors)
+            for task in tasks:
+                self._master_update(
+                    framework, task, TaskState.ERROR, "REASON_TASK_INVALID", message
+                )
+            return pool
+        for task, message in errors:
+            self._master_update(framework, task, TaskState.ERROR, "REASON_TASK_INVALID", message)
+        for task, task_resources, executor, _ in batch:
+            executor_id = executor["executor_id"]["value"] if executor else None
+            framework.tasks[task["task_id"]["value"]] = Task(
+                task, framework.id, agent.id, executor_id, task_resources
+            )
+        if group and batch:
+            executor = batch[0][2]
+            agent.launch(
+                framework.info,
+                [b[0] for b in batch],
+                executor,
+                sum((b[3] for b in batch), Resources()),
+                group=True,
+            )
+        else:
+            for task, _, executor, executor_resources in batch:
+                agent.launch(framework.info, [task], executor, executor_resources, group=False)
+        return remaining
+
+    def _validate_task(
+        self,
+        framework: Framework,
+        agent: Agent,
+        task: dict[str, Any],
+        executor: dict[str, Any] | None,
+        *,
+        group: bool,
+    ) -> tuple[Resources, Resources]:
+        """The task's and (if it starts a new executor) the executor's resources, or a
+        ValueError whose text becomes the TASK_ERROR message."""
+        task_id = task["task_id"]["value"]
+        if task_id in framework.tasks:
+            raise ValueError(f"Task has duplicate ID: {task_id}")
+        if task["agent_id"]["value"] != agent.id:
+            raise ValueError(
+                f"Task uses agent ID {task['agent_id']['value']} which does not match"
+                f" the offer's agent ID {agent.id}"
+            )
+        if group and task.get("executor"):
+            raise ValueError("Tasks of a task group must not have an ExecutorInfo")
+        if not group and (task.get("command") is None) == (executor is None):
+            raise ValueError(
+                "Task should have at least one (but not both) of CommandInfo or ExecutorInfo"
+                " present"
+            )
+        for command in (task.get("command"), (executor or {}).get("command")):
+            if command and command.get("uris"):
+                raise ValueError("CommandInfo.uris (the fetcher) is not supported by localmesos")
+        try:
+            task_resources = Resources.parse(task.get("resources"))
+        except ResourceError as exc:
+            raise ValueError(f"Task resources: {exc}") from None
+        if task_resources.is_empty():
+            raise ValueError("Task uses no resources")
+        if executor is None:
+            return task_resources, Resources()
+        if not isinstance((executor.get("executor_id") or {}).get("value"), str):
+            raise ValueError("ExecutorInfo.executor_id is missing")
+        if executor.get("type") == "DEFAULT" or not executor.get("command"):
+            raise ValueError(
+                "localmesos runs custom executors only: ExecutorInfo.command is required"
+            )
+        if agent.has_executor(framework.id, executor["executor_id"]["value"]):
+            return task_resources, Resources()
+        try:
+            return task_resources, Resources.parse(executor.get("resources"))
+        except ResourceError as exc:
+            raise ValueError(f"Executor resources: {exc}") from None
+
+    def _kill(self, framework: Framework, body: dict[str, Any]) -> None:
+        task_id = id_value(body, "task_id", where="kill")
+        task = framework.tasks.get(task_id)
+        if task is None:
+            state = TaskState.UNKNOWN if framework.partition_aware else TaskState.LOST
+            self._master_update(
+                framework,
+                {"task_id": {"value": task_id}, "agent_id": body.get("agent_id")},
+                state,
+                "REASON_TASK_UNKNOWN",
+                "Attempted to kill an unknown task",
+            )
+            return
+        if task.state not in TERMINAL_TASK_STATES and task.agent_id in self.agents:
+            self.agents[task.agent_id].kill_task(framework.id, task_id)
+
+    def _shutdown(self, framework: Framework, body: dict[str, Any]) -> None:
+        executor_id = id_value(body, "executor_id", where="shutdown")
+        agent = self.agents.get(id_value(body, "agent_id", where="shutdown"))
+        if agent is not None:
+            agent.shutdown_executor(framework.id, executor_id)
+
+    def _message(self, framework: Framework, body: dict[str, Any]) -> None:
+        agent = self.agents.get(id_value(body, "agent_id", where="message"))
+        executor_id = id_value(body, "executor_id", where="message")
+        data = body.get("data", "")
+        if not isinstance(data, str):
+            raise CallRejected(400, "Expecting 'message.data' to be a base64 string")
+        if agent is None or not agent.message(framework.id, executor_id, data):
+            log.debug("framework message to unknown executor %s dropped", executor_id)
+
+    # ------------------------------------------------------------------ status updates
+
+    def status_update(
+        self, agent: Agent, framework_id: str, status: dict[str, Any], from_executor: bool
+    ) -> None:
+        framework = self.frameworks.get(framework_id)
+        task = framework.tasks.get(status["task_id"]["value"]) if framework else None
+        new = task_state(status["state"])
+        if framework is None or task is None or not task_may_become(task.state, new):
+            log.debug("dropping update %s for %s", new.name, status["task_id"]["value"])
+            if from_executor:
+                executor_id = status["executor_id"]["value"]
+                agent.acknowledged(framework_id, executor_id, task_id_of(status), status["uuid"])
+            return
+        task.state = new
+        task.statuses.append(status)
+        queue = framework.pending.setdefault(task.id, deque())
+        queue.append(PendingUpdate(status, from_executor, self.update_retry))
+        if len(queue) == 1:
+            self._send_pending(framework, queue[0])
+
+    def _send_pending(self, framework: Framework, pending: PendingUpdate) -> None:
+        if framework.stream is None:
+            return
+        framework.send({"type": "UPDATE", "update": {"status": pending.status}})
+        pending.next_send = now() + pending.interval
+        pending.interval = min(pending.interval * 2, self.update_retry_max)
+
+    def _acknowledge(self, framework: Framework, body: dict[str, Any]) -> None:
+        task_id = id_value(body, "task_id", where="acknowledge")
+        agent_id = id_value(body, "agent_id", where="acknowledge")
+        uuid_ = body.get("uuid")
+        if not isinstance(uuid_, str):
+            raise CallRejected(400, "Expecting 'acknowledge.uuid' (base64) to be present")
+        queue = framework.pending.get(task_id)
+        if not queue or queue[0].status["uuid"] != uuid_:
+            log.debug("acknowledgement of unknown update %s for task %s", uuid_, task_id)
+            return
+        acked = queue.popleft()
+        agent = self.agents.get(agent_id)
+        if acked.from_executor and agent is not None:
+            executor_id = acked.status["executor_id"]["value"]
+            agent.acknowledged(framework.id, executor_id, task_id, uuid_)
+        task = framework.tasks[task_id]
+        if queue:
+            self._send_pending(framework, queue[0])
+        elif task.state in TERMINAL_TASK_STATES:
+            framework.complete_task(task)
+        else:
+            del framework.pending[task_id]
+
+    def _master_update(
+        self,
+        framework: Framework,
+        task: dict[str, Any],
+        state: TaskState,
+        reason: str,
+        message: str,
+    ) -> None:
+        """An update the master itself generates: sent once, without uuid (not acknowledged)."""
+        status: dict[str, Any] = {
+            "task_id": task["task_id"],
+            "state": state.value,
+            "source": "SOURCE_MASTER",
+            "reason": reason,
+            "message": message,
+            "timestamp": now(),
+        }
+        if task.get("agent_id"):
+            status["agent_id"] = task["agent_id"]
+        framework.send({"type": "UPDATE", "update": {"status": status}})
+
+    def _reconcile(self, framework: Framework, body: dict[str, Any]) -> None:
+        wanted = body.get("tasks") or []
+        if not isinstance(wanted, list):
+            raise CallRejected(400, "Expecting 'reconcile.tasks' to be a list")
+        if not wanted:
+            for task in framework.tasks.values():
+                self._reconcile_known(framework, task)
+            return
+        for item in wanted:
+            known = framework.tasks.get(id_value(item, "task_id", where="reconcile.tasks"))
+            if known is not None:
+                self._reconcile_known(framework, known)
+                continue
+            agent_id = (item.get("agent_id") or {}).get("value")
+            if not framework.partition_aware:
+                state = TaskState.LOST
+            elif agent_id in self.removed_agents:
+                state = TaskState.GONE
+            else:
+                state = TaskState.UNKNOWN
+            self._master_update(
+                framework, item, state, "REASON_RECONCILIATION", "Reconciliation: Task is unknown"
+            )
+
+    def _reconcile_known(self, framework: Framework, task: Task) -> None:
+        status: dict[str, Any] = {
+            "task_id": {"value": task.id},
+            "agent_id": {"value": task.agent_id},
+            "state": task.state.value,
+            "source": "SOURCE_MASTER",
+            "reason": "REASON_RECONCILIATION",
+            "message": "Reconciliation: Latest task state",
+            "timestamp": now(),
+        }
+        if task.executor_id is not None:
+            status["executor_id"] = {"value": task.executor_id}
+        if task.statuses and "data" in task.statuses[-1]:
+            status["data"] = task.statuses[-1]["data"]
+        framework.send({"type": "UPDATE", "update": {"status": status}})
+
+    # ------------------------------------------------------------------ agent reports
+
+    def executor_terminated(
+        self, agent: Agent, framework_id: str, executor_id: str, status: int
+    ) -> None:
+        framework = self.frameworks.get(framework_id)
+        if framework is not None and agent.id in self.agents:
+            framework.send(
+                {
+                    "type": "FAILURE",
+                    "failure": {
+                        "agent_id": {"value": agent.id},
+                        "executor_id": {"value": executor_id},
+                        "status": status,
+                    },
+                }
+            )
+
+    def executor_message(
+        self, agent: Agent, framework_id: str, executor_id: str, data: str
+    ) -> None:
+        framework = self.frameworks.get(framework_id)
+        if framework is not None:
+            framework.send(
+                {
+                    "type": "MESSAGE",
+                    "message": {
+                        "agent_id": {"value": agent.id},
+                        "executor_id": {"value": executor_id},
+                        "data": data,
+                    },
+                }
+            )
+
+    def resources_released(self, agent: Agent) -> None:
+        self.schedule_allocation()
+
+    # ------------------------------------------------------------------ agents (fault hooks)
+
+    def add_agent(self, agent: Agent) -> None:
+        self.agents[agent.id] = agent
+        self.schedule_allocation()
+
+    async def remove_agent(self, agent_id: str) -> None:
+        """The agent is gone for good: its offers are rescinded, its tasks become TASK_LOST
+        (TASK_GONE for PARTITION_AWARE frameworks), schedulers get an agent FAILURE."""
+        agent = self.agents.pop(agent_id)
+        self.removed_agents.add(agent_id)
+        for offer in [o for o in self.offers.values() if o.agent_id == agent_id]:
+            del self.offers[offer.id]
+            self.frameworks[offer.framework_id].send(
+                {"type": "RESCIND", "rescind": {"offer_id": {"value": offer.id}}}
+            )
+        for framework in self.frameworks.values():
+            state = TaskState.GONE if framework.partition_aware else TaskState.LOST
+            self._lose_tasks(
+                framework,
+                agent_id,
+                state,
+                "REASON_AGENT_REMOVED",
+                f"Agent {agent.hostname} removed",
+            )
+            framework.filters.pop(agent_id, None)
+            framework.send({"type": "FAILURE", "failure": {"agent_id": {"value": agent_id}}})
+        await agent.destroy()
+
+    async def restart_agent(self, agent_id: str) -> None:
+        """The agent process restarts: executors of checkpointing frameworks survive and
+        re-subscribe; the tasks of the others are lost (REASON_AGENT_RESTARTED)."""
+        agent = self.agents[agent_id]
+        for framework in self.frameworks.values():
+            if not framework.checkpoint:
+                self._lose_tasks(
+                    framework,
+                    agent_id,
+                    TaskState.LOST,
+                    "REASON_AGENT_RESTARTED",
+                    f"Agent {agent.hostname} restarted",
+                )
+
+        def keeps(framework_id: str) -> bool:
+            framework = self.frameworks.get(framework_id)
+            return framework is not None and framework.checkpoint
+
+        await agent.restart(keeps)
+
+    def _lose_tasks(
+        self, framework: Framework, agent_id: str, state: TaskState, reason: str, message: str
+    ) -> None:
+        for task in [t for t in framework.tasks.values() if t.agent_id == agent_id]:
+            if task.state not in TERMINAL_TASK_STATES:
+                self._master_update(framework, task.info, state, reason, message)
+                task.state = state
+            framework.complete_task(task)
+
+    # ------------------------------------------------------------------ allocation
+
+    def schedule_allocation(self) -> None:
+        if not self._allocation_pending and not self.stopping:
+            self._allocation_pending = True
+            asyncio.get_running_loop().call_soon(self.allocate)
+
+    def allocate(self) -> None:
+        self._allocation_pending = False
+        if self.stopping:
+            return
+        current = now()
+        offered: dict[str, Resources] = defaultdict(Resources)
+        allocated: dict[str, float] = defaultdict(float)
+        for offer in self.offers.values():
+            offered[offer.agent_id] = offered[offer.agent_id] + offer.resources
+            allocated[offer.framework_id] += offer.resources.scalars.get("cpus", 0.0)
+        candidates = []
+        for framework in self.frameworks.values():
+            framework.filters = {a: f for a, f in framework.filters.items() if f.until > current}
+            if framework.state is FrameworkState.CONNECTED and not framework.suppressed:
+                used = sum(
+                    t.resources.scalars.get("cpus", 0.0)
+                    for t in framework.tasks.values()
+                    if t.state not in TERMINAL_TASK_STATES
+                )
+                candidates.append(
+                    Candidate(framework.id, allocated[framework.id] + used, framework.filters)
+                )
+        available = {
+            agent.id: agent.total - agent.used - offered[agent.id] for agent in self.agents.values()
+        }
+        by_framework: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for framework_id, agent_id in allocate(available, candidates, current):
+            offer = Offer(self.next_id("O"), framework_id, agent_id, available[agent_id])
+            self.offers[offer.id] = offer
+            by_framework[framework_id].append(self._offer_json(offer))
+        for framework_id, offers in by_framework.items():
+            self.frameworks[framework_id].send({"type": "OFFERS", "offers": {"offers": offers}})
+
+    def _offer_json(self, offer: Offer) -> dict[str, Any]:
+        agent = self.agents[offer.agent_id]
+        role = self.frameworks[offer.framework_id].role
+        return {
+            "id": {"value": offer.id},
+            "framework_id": {"value": offer.framework_id},
+            "agent_id": {"value": agent.id},
+            "hostname": agent.hostname,
+            "url": {
+                "scheme": "http",
+                "address": {"hostname": agent.hostname, "ip": "127.0.0.1", "port": agent.port},
+                "path": f"/slave({agent.index})",
+            },
+            "resources": offer.resources.to_proto(role),
+            "attributes": agent.info()["attributes"],
+            "executor_ids": [{"value": e} for e in agent.executor_ids(offer.framework_id)],
+            "allocation_info": {"role": role},
+        }
+
+    def _drop_offers(self, framework: Framework) -> None:
+        for offer_id in [o.id for o in self.offers.values() if o.framework_id == framework.id]:
+            del self.offers[offer_id]
+        self.schedule_allocation()
+
+    # ------------------------------------------------------------------ periodic work
+
+    def tick(self) -> None:
+        """Re-sends unacknowledged updates that are due and offers what filters released."""
+        current = now()
+        for framework in self.frameworks.values():
+            if framework.stream is None:
+                continue
+            for queue in framework.pending.values():
+                if queue[0].next_send <= current:
+                    self._send_pending(framework, queue[0])
+        self.schedule_allocation()
+
+    async def stop(self) -> None:
+        """Shuts down every executor and task, then ends the schedulers' streams."""
+        self.stopping = True
+        await asyncio.gather(*(agent.stop() for agent in self.agents.values()))
+        for framework in self.frameworks.values():
+            if framework.failover_timer is not None:
+                framework.failover_timer.cancel()
+            if framework.stream is not None:
+                framework.stream.close()
+
+
+def task_id_of(status: dict[str, Any]) -> str:
+    return str(status["task_id"]["value"])
+
+
+def _id_list(items: Any, field: str) -> list[str]:
+    if not isinstance(items, list) or not items:
+        raise CallRejected(400, f"Expecting '{field}' to be a non-empty list")
+    return [id_value({"id": item}, "id", where=field) for item in items]
+
+
+def _parse_operation(op: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The tasks of a LAUNCH or LAUNCH_GROUP operation (and the group's executor)."""
+    kind = op.get("type") if isinstance(op, dict) else None
+    if kind == "LAUNCH":
+        tasks = (op.get("launch") or {}).get("task_infos")
+        executor = None
+    elif kind == "LAUNCH_GROUP":
+        body = op.get("launch_group") or {}
+        tasks = (body.get("task_group") or {}).get("tasks")
+        executor = body.get("executor")
+        if not isinstance(executor, dict):
+            raise CallRejected(400, "Expecting 'launch_group.executor' to be present")
+    else:
+        raise CallRejected(400, f"Offer operation {kind!r} is not supported by localmesos")
+    if not isinstance(tasks, list):
+        raise CallRejected(400, f"Expecting the task list of the {kind} operation")
+    for task in tasks:
+        if not isinstance(task, dict):
+            raise CallRejected(400, "Each TaskInfo must be an object")
+        id_value(task, "task_id", where="TaskInfo")
+        id_value(task, "agent_id", where="TaskInfo")
+        if not isinstance(task.get("name"), str):
+            raise CallRejected(400, "Expecting 'name' to be present in TaskInfo")
+    return tasks, executor

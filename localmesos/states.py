@@ -1,0 +1,107 @@
+"""The state machines of tasks, frameworks and executors, as enums with transition tables."""
+
+from __future__ import annotations
+
+from enum import Enum, StrEnum
+from typing import TypeVar
+
+
+class TaskState(StrEnum):
+    STAGING = "TASK_STAGING"
+    STARTING = "TASK_STARTING"
+    RUNNING = "TASK_RUNNING"
+    KILLING = "TASK_KILLING"
+    FINISHED = "TASK_FINISHED"
+    FAILED = "TASK_FAILED"
+    KILLED = "TASK_KILLED"
+    ERROR = "TASK_ERROR"
+    LOST = "TASK_LOST"
+    DROPPED = "TASK_DROPPED"
+    GONE = "TASK_GONE"
+    GONE_BY_OPERATOR = "TASK_GONE_BY_OPERATOR"
+    UNREACHABLE = "TASK_UNREACHABLE"
+    UNKNOWN = "TASK_UNKNOWN"
+
+
+TERMINAL_TASK_STATES = frozenset(
+    {
+        TaskState.FINISHED,
+        TaskState.FAILED,
+        TaskState.KILLED,
+        TaskState.ERROR,
+        TaskState.LOST,
+        TaskState.DROPPED,
+        TaskState.GONE,
+        TaskState.GONE_BY_OPERATOR,
+    }
+)
+
+_ACTIVE_NEXT = frozenset(
+    {TaskState.STARTING, TaskState.RUNNING, TaskState.KILLING} | TERMINAL_TASK_STATES
+)
+
+# An executor may repeat RUNNING (e.g. with new data); nothing leaves a terminal state.
+TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
+    TaskState.STAGING: _ACTIVE_NEXT,
+    TaskState.STARTING: _ACTIVE_NEXT,
+    TaskState.RUNNING: _ACTIVE_NEXT - {TaskState.STARTING},
+    TaskState.KILLING: _ACTIVE_NEXT - {TaskState.STARTING, TaskState.RUNNING},
+    **{state: frozenset() for state in TERMINAL_TASK_STATES},
+}
+
+
+def task_state(name: str) -> TaskState:
+    """Parses a TaskState name; raises ValueError naming an unknown one."""
+    try:
+        return TaskState(name)
+    except ValueError:
+        raise ValueError(f"unknown task state {name!r}") from None
+
+
+def task_may_become(current: TaskState, new: TaskState) -> bool:
+    return new in TASK_TRANSITIONS.get(current, frozenset())
+
+
+class FrameworkState(Enum):
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"  # waiting up to failover_timeout for a re-SUBSCRIBE
+    COMPLETED = "completed"  # torn down; its id is never accepted again
+
+
+FRAMEWORK_TRANSITIONS: dict[FrameworkState, frozenset[FrameworkState]] = {
+    FrameworkState.CONNECTED: frozenset({FrameworkState.DISCONNECTED, FrameworkState.COMPLETED}),
+    FrameworkState.DISCONNECTED: frozenset({FrameworkState.CONNECTED, FrameworkState.COMPLETED}),
+    FrameworkState.COMPLETED: frozenset(),
+}
+
+
+class ExecutorState(Enum):
+    LAUNCHING = "launching"  # process started, not subscribed yet: tasks queue
+    RUNNING = "running"  # subscribed: tasks are delivered as LAUNCH events
+    TERMINATING = "terminating"  # SHUTDOWN sent, waiting for the process to exit
+    TERMINATED = "terminated"
+
+
+EXECUTOR_TRANSITIONS: dict[ExecutorState, frozenset[ExecutorState]] = {
+    ExecutorState.LAUNCHING: frozenset(
+        {ExecutorState.RUNNING, ExecutorState.TERMINATING, ExecutorState.TERMINATED}
+    ),
+    # RUNNING -> LAUNCHING: the executor's stream dropped (agent restart); it may re-subscribe.
+    ExecutorState.RUNNING: frozenset(
+        {ExecutorState.LAUNCHING, ExecutorState.TERMINATING, ExecutorState.TERMINATED}
+    ),
+    ExecutorState.TERMINATING: frozenset({ExecutorState.TERMINATED}),
+    ExecutorState.TERMINATED: frozenset(),
+}
+
+
+S = TypeVar("S", FrameworkState, ExecutorState)
+
+
+class TransitionError(RuntimeError):
+    """A state change the machine does not allow: a bug in localmesos, never user input."""
+
+
+def check_transition(table: dict[S, frozenset[S]], current: S, new: S) -> None:
+    if new not in table[current]:
+        raise TransitionError(f"{type(current).__name__}: {current.name} -> {new.name}")
