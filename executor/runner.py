@@ -1,0 +1,150 @@
+"""One femto task from payload to outcome: read inputs, run the operation, deliver the result.
+
+Plain function, no Mesos: the service in `executor/service.py` turns outcomes into status updates.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import httpx
+import numpy as np
+from pydantic import ValidationError
+
+from executor.httpio import Api, Cancelled, Unreachable, new_client
+from executor.inputs import read_left_tail, read_partition
+from executor.outputs import put_output
+from executor.task import PayloadError, TaskPayload, describe_validation_error, parse_payload
+from jobs.operations import get_operation
+
+log = logging.getLogger(__name__)
+
+# Progress reported at the two milestones every task has (inputs read, computation done).
+INPUTS_READ = 0.3
+COMPUTED = 0.9
+
+
+class Outcome(StrEnum):
+    """How a task ended; the values are the Mesos TaskState names sent to the scheduler."""
+
+    FINISHED = "TASK_FINISHED"
+    FAILED = "TASK_FAILED"
+    KILLED = "TASK_KILLED"
+    # Femto's API could not be reached to read inputs or deliver the output: not
+    # the work's fault, and the task can run again (what TASK_LOST means to Mesos).
+    LOST = "TASK_LOST"
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    state: Outcome
+    data: dict[str, Any] | None = None
+    message: str | None = None
+
+
+class TaskError(Exception):
+    """The task cannot run as asked (bad params, wrong number of inputs, no output url)."""
+
+
+def _plain(value: Any) -> Any:
+    # Operations may return NumPy scalars or arrays inside their result dict.
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=_plain))
+
+
+def run_task(
+    payload: bytes | str | Mapping[str, Any] | TaskPayload,
+    cancel: threading.Event,
+    progress: Callable[[float], None],
+    *,
+    client: httpx.Client | None = None,
+) -> TaskOutcome:
+    """Run one task. Never raises: every failure becomes a FAILED outcome naming its cause.
+
+    `cancel` set (by a KILL) makes the task stop at its next step and end KILLED; whatever it
+    computed is dropped. `client` is reused for HTTP transfers when given.
+    """
+    try:
+        task = payload if isinstance(payload, TaskPayload) else parse_payload(payload)
+    except PayloadError as exc:
+        return TaskOutcome(Outcome.FAILED, message=str(exc))
+    own_client = client is None
+    http = new_client() if client is None else client
+    try:
+        return _execute(task, cancel, progress, http)
+    except Cancelled:
+        return TaskOutcome(Outcome.KILLED)
+    except Unreachable as exc:
+        return TaskOutcome(Outcome.LOST, message=str(exc))
+    except Exception as exc:
+        if cancel.is_set():
+            return TaskOutcome(Outcome.KILLED)
+        log.debug("task %s.%s.%s failed", task.job_id, task.partition, task.attempt, exc_info=True)
+        return TaskOutcome(Outcome.FAILED, message=f"{type(exc).__name__}: {exc}")
+    finally:
+        if own_client:
+            http.close()
+
+
+def _execute(
+    task: TaskPayload,
+    cancel: threading.Event,
+    progress: Callable[[float], None],
+    client: httpx.Client,
+) -> TaskOutcome:
+    operation = get_operation(task.operation)
+    try:
+        params = operation.parse_params(task.params)
+    except ValidationError as exc:
+        raise TaskError(
+            f"bad params for {task.operation}: {describe_validation_error(exc)}"
+        ) from exc
+    if len(task.inputs) != operation.arity:
+        raise TaskError(
+            f"{task.operation} takes {operation.arity} input(s), the task has {len(task.inputs)}"
+        )
+    output_url = ""
+    if operation.kind == "transform":
+        if task.output is None:
+            raise TaskError(f"{task.operation} is a transform and the task has no output url")
+        output_url = task.output.url
+
+    api = Api(client, task.token, cancel, task.api_mirrors)
+    inputs = [read_partition(ref, api) for ref in task.inputs]
+    left = read_left_tail(task.left, operation.left_context(params), api)
+    if cancel.is_set():
+        return TaskOutcome(Outcome.KILLED)
+    progress(INPUTS_READ)
+
+    result = operation.map(inputs, params, left, cancel=cancel)
+    if cancel.is_set():
+        return TaskOutcome(Outcome.KILLED)
+
+    if operation.kind == "query":
+        data = _json_safe({"result": result})
+        progress(1.0)
+        return TaskOutcome(Outcome.FINISHED, data=data)
+
+    array = np.asarray(result)
+    if array.ndim == 0:
+        raise TaskError(f"{task.operation} returned a scalar, not an output partition")
+    progress(COMPUTED)
+    put_output(output_url, array, api)
+    if cancel.is_set():
+        return TaskOutcome(Outcome.KILLED)
+    progress(1.0)
+    output = {"length": int(array.shape[0]), "dtype": str(array.dtype)}
+    return TaskOutcome(Outcome.FINISHED, data={"output": output})
