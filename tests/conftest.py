@@ -29,4 +29,5 @@ def mongo(tmp_path: Path) -> Iterator[MongoServer]:
     try:
         yield server
     finally:
-        server.stop()
+        # Its data dir is thrown away: a clean shutdown (~2 s) buys nothing here.
+        server.kill()
