@@ -1,0 +1,286 @@
+"""The `femto` command (DESIGN.md, Command line)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from framework.client import ApiError, Client
+from framework.errors import FemtoError
+from framework.logs import configure_logging
+from framework.service import Options, Service
+from framework.states import TERMINAL_JOB_STATES
+
+DONE = {s.value for s in TERMINAL_JOB_STATES}
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2))
+
+
+# ----- serve and run: this process is the scheduler -----
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    options = Options(
+        master=args.master, agents=args.agents, store=args.store, listen=args.listen,
+        api_token=args.api_token, role=args.role, principal=args.principal, secret=args.secret,
+        zk=args.zk, launch_timeout=args.launch_timeout, retry_backoff=args.retry_backoff,
+        locality_wait=args.locality_wait, failover_timeout=args.failover_timeout,
+        zk_session_timeout=args.zk_session_timeout,
+    )
+    if args.state_dir:
+        options.state_dir = Path(args.state_dir)
+    service = Service(options)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    service.start()
+    print(f"femto API at {service.url}", flush=True)
+    try:
+        stop.wait()
+    finally:
+        service.stop()
+    return 0
+
+
+def load_spec(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"femto: cannot read job spec {path}: {exc}") from exc
+
+
+def parse_data_args(values: list[str]) -> dict[str, Path]:
+    data = {}
+    for value in values:
+        name, sep, file = value.partition("=")
+        if not sep or not name or not file:
+            raise SystemExit(f"femto: --data {value!r} must be NAME=FILE.npy")
+        data[name] = Path(file)
+    return data
+
+
+def exit_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C, so the embedded cluster's processes are stopped."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from jobs.datasets import npy_bytes
+    from jobs.examples.data import example_dataset
+
+    exit_on_sigterm()
+    spec = load_spec(args.job)
+    data = parse_data_args(args.data)
+    inputs = spec.get("inputs", []) if isinstance(spec, dict) else []
+    with tempfile.TemporaryDirectory(prefix="femto-run-") as state_dir:
+        service = Service(Options(
+            master="local", agents=args.agents, listen="127.0.0.1:0",
+            state_dir=Path(state_dir), launch_timeout=args.launch_timeout,
+        ))
+        service.start()
+        try:
+            assert service.engine is not None
+            engine = service.engine
+            for name in dict.fromkeys(i for i in inputs if isinstance(i, str)):
+                if name in data:
+                    body = data[name].read_bytes()
+                else:
+                    try:
+                        body = npy_bytes(example_dataset(name))
+                    except KeyError:
+                        print(f"femto: input {name!r} needs --data {name}=FILE.npy",
+                              file=sys.stderr)
+                        return 1
+                engine.datasets.upload(name, body, args.partitions)
+            job, _ = engine.submit(spec)
+            while job["state"] not in DONE:
+                time.sleep(0.05)
+                job = engine.job(job["id"])
+            print_json(job)
+            return 0 if job["state"] == "FINISHED" else 1
+        except FemtoError as exc:
+            print_json({"error": exc.message, "details": exc.details})
+            return 1
+        finally:
+            service.stop()
+
+
+# ----- client commands: talk to a running scheduler -----
+
+
+def progress_bar(job: dict[str, Any]) -> str:
+    tasks = job["tasks"]
+    total = max(1, tasks["total"])
+    width = 30
+    filled = int(width * tasks["finished"] / total)
+    return (f"\r[{'#' * filled}{'.' * (width - filled)}] {tasks['finished']}/{tasks['total']}"
+            f" tasks, {tasks['running']} running, {tasks['failed']} failed  {job['state']:<9}")
+
+
+def cmd_submit(args: argparse.Namespace, client: Client) -> int:
+    job = client.json("POST", "/v1/jobs", json=load_spec(args.job))
+    if not args.wait:
+        print_json(job)
+        return 0
+    show = sys.stderr.isatty()
+    while job["state"] not in DONE:
+        if show:
+            print(progress_bar(job), end="", file=sys.stderr, flush=True)
+        time.sleep(0.5)
+        job = client.json("GET", f"/v1/jobs/{job['id']}")
+    if show:
+        print(progress_bar(job), file=sys.stderr)
+    print_json(job)
+    return 0 if job["state"] == "FINISHED" else 1
+
+
+def cmd_jobs(args: argparse.Namespace, client: Client) -> int:
+    params = {"state": args.state} if args.state else {}
+    for job in client.json("GET", "/v1/jobs", params=params):
+        t = job["tasks"]
+        print(f"{job['id']}  {job['state']:<9}  {t['finished']:>5}/{t['total']:<5}  "
+              f"{job['operation']:<12}  {job['name']}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, client: Client) -> int:
+    print_json(client.json("GET", f"/v1/jobs/{args.id}"))
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace, client: Client) -> int:
+    print_json(client.json("DELETE", f"/v1/jobs/{args.id}"))
+    return 0
+
+
+def cmd_result(args: argparse.Namespace, client: Client) -> int:
+    job = client.json("GET", f"/v1/jobs/{args.id}")
+    if job["state"] != "FINISHED":
+        reason = f": {job['error']}" if job.get("error") else ""
+        print(f"femto: job {args.id} is {job['state']}{reason}", file=sys.stderr)
+        return 1
+    print_json(job["result"])
+    return 0
+
+
+def cmd_dataset_put(args: argparse.Namespace, client: Client) -> int:
+    params = {"partitions": args.partitions} if args.partitions else {}
+    with open(args.file, "rb") as body:
+        print_json(client.json("PUT", f"/v1/datasets/{args.name}", params=params,
+                               content=body.read(),
+                               headers={"Content-Type": "application/octet-stream"}))
+    return 0
+
+
+def cmd_dataset_get(args: argparse.Namespace, client: Client) -> int:
+    response = client.call("GET", f"/v1/datasets/{args.name}/data")
+    Path(args.output).write_bytes(response.content)
+    return 0
+
+
+def cmd_dataset_list(args: argparse.Namespace, client: Client) -> int:
+    for ds in client.json("GET", "/v1/datasets"):
+        print(f"{ds['name']:<32} {ds['dtype']:<6} {ds['shape']!s:<16} "
+              f"{ds['partitions']} partitions")
+    return 0
+
+
+# ----- arguments -----
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="femto", description=__doc__)
+    parser.add_argument("--log-level", default="WARNING", help="default: WARNING")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the scheduler and its HTTP API")
+    serve.add_argument("--master", default="local",
+                       help="local | HOST:PORT | http(s)://HOST:PORT | zk://HOSTS/PATH")
+    serve.add_argument("--agents", type=int, default=2, help="agents of --master local")
+    serve.add_argument("--zk", help="HOSTS/PATH for leader election")
+    serve.add_argument("--zk-session-timeout", type=float, default=10.0, metavar="SECONDS")
+    serve.add_argument("--store", help="sqlite:///PATH or mongodb://...")
+    serve.add_argument("--listen", default="127.0.0.1:8080")
+    serve.add_argument("--api-token")
+    serve.add_argument("--role", default="*")
+    serve.add_argument("--principal")
+    serve.add_argument("--secret")
+    serve.add_argument("--state-dir", help="default: $FEMTO_STATE_DIR or ~/.local/state/femto")
+    serve.add_argument("--launch-timeout", type=float, default=60.0, metavar="SECONDS")
+    serve.add_argument("--retry-backoff", type=float, default=1.0, metavar="SECONDS",
+                       help="delay before the first retry; doubles with each failure")
+    serve.add_argument("--locality-wait", type=float, default=3.0, metavar="SECONDS")
+    serve.add_argument("--failover-timeout", type=float, default=7 * 24 * 3600.0,
+                       metavar="SECONDS")
+    serve.set_defaults(local=cmd_serve)
+
+    run = commands.add_parser("run", help="run one job on an embedded cluster")
+    run.add_argument("job", metavar="JOB.json")
+    run.add_argument("--data", action="append", default=[], metavar="NAME=FILE.npy")
+    run.add_argument("--agents", type=int, default=2)
+    run.add_argument("--partitions", type=int, default=None,
+                     help="partitions per input (default: up to 8)")
+    run.add_argument("--launch-timeout", type=float, default=60.0, metavar="SECONDS")
+    run.set_defaults(local=cmd_run)
+
+    def client_command(name: str, handler: Callable[..., int], help: str,
+                       where: Any = commands) -> argparse.ArgumentParser:
+        sub = where.add_parser(name, help=help)
+        sub.add_argument("--url", help="default: $FEMTO_URL or http://127.0.0.1:8080")
+        sub.set_defaults(remote=handler)
+        return sub
+
+    submit = client_command("submit", cmd_submit, "submit a job spec")
+    submit.add_argument("job", metavar="JOB.json")
+    submit.add_argument("--wait", action="store_true", help="wait, showing progress")
+    jobs = client_command("jobs", cmd_jobs, "list jobs")
+    jobs.add_argument("--state")
+    for name, handler, text in (("status", cmd_status, "show a job"),
+                                ("cancel", cmd_cancel, "cancel a job"),
+                                ("result", cmd_result, "print a finished job's result")):
+        client_command(name, handler, text).add_argument("id")
+
+    dataset = commands.add_parser("dataset", help="upload, download, list datasets")
+    verbs = dataset.add_subparsers(dest="verb", required=True)
+    put = client_command("put", cmd_dataset_put, "upload a .npy", verbs)
+    put.add_argument("name")
+    put.add_argument("file", metavar="FILE.npy")
+    put.add_argument("--partitions", type=int)
+    get = client_command("get", cmd_dataset_get, "download as .npy", verbs)
+    get.add_argument("name")
+    get.add_argument("-o", "--output", required=True, metavar="FILE.npy")
+    client_command("list", cmd_dataset_list, "list datasets", verbs)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    if hasattr(args, "local"):
+        return int(args.local(args))
+    client = Client(args.url)
+    try:
+        return int(args.remote(args, client))
+    except ApiError as exc:
+        print(f"femto: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""A small client of femto's HTTP API, for the `femto` command."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8080"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, details: list[Any]) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        where = ", ".join(
+            f"{d.get('loc')}: {d.get('msg')}" if isinstance(d, dict) and d.get("msg")
+            else str(d.get("loc") if isinstance(d, dict) else d)
+            for d in self.details
+        )
+        return f"{self.message} (HTTP {self.status}{'; ' + where if where else ''})"
+
+
+class Client:
+    def __init__(self, url: str | None = None, token: str | None = None) -> None:
+        self.url = (url or os.environ.get("FEMTO_URL") or DEFAULT_URL).rstrip("/")
+        token = token or os.environ.get("FEMTO_API_TOKEN")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(base_url=self.url, headers=headers, timeout=60.0,
+                                 follow_redirects=True)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(0, f"cannot reach femto at {self.url}: {exc}", []) from exc
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+                raise ApiError(response.status_code, body.get("error", response.text),
+                               body.get("details", []))
+            except ValueError:
+                raise ApiError(response.status_code, response.text, []) from None
+        return response
+
+    def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.call(method, path, **kwargs).json()
+
+    def close(self) -> None:
+        self.http.close()

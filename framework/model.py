@@ -1,0 +1,203 @@
+"""Job and task state objects, and how they are stored as documents."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from framework.states import JobState, TaskState
+
+
+def iso(ts: float | None) -> str | None:
+    """A timestamp as users read it: ISO 8601 in UTC."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _map_floats(value: Any, leaf: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _map_floats(v, leaf) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_floats(v, leaf) for v in value]
+    return leaf(value)
+
+
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def to_json_safe(value: Any) -> Any:
+    """Results as the store keeps them: NaN and infinities (NumPy's sum of data
+    holding NaN, say) become {"$float": "nan"}, which strict JSON accepts."""
+    return _map_floats(value, lambda v: {"$float": str(v)}
+                       if isinstance(v, float) and not math.isfinite(v) else v)
+
+
+def from_json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.keys() == {"$float"} and value["$float"] in _NON_FINITE:
+            return _NON_FINITE[value["$float"]]
+        return {k: from_json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json_safe(v) for v in value]
+    return value
+
+
+def finite(value: Any) -> Any:
+    """Results as users read them: JSON has no NaN or infinity, so those are null."""
+    return _map_floats(value, lambda v: None
+                       if isinstance(v, float) and not math.isfinite(v) else v)
+
+
+def task_key(job_id: str, partition: int) -> str:
+    return f"{job_id}:{partition}"
+
+
+def mesos_task_id(job_id: str, partition: int, attempt: int) -> str:
+    return f"{job_id}.{partition}.{attempt}"
+
+
+def parse_mesos_task_id(value: str) -> tuple[str, int, int] | None:
+    """(job id, partition, attempt) of a femto task id, or None if it is not one."""
+    job_id, _, rest = value.partition(".")
+    partition, _, attempt = rest.partition(".")
+    if not (job_id and partition.isdigit() and attempt.isdigit()):
+        return None
+    return job_id, int(partition), int(attempt)
+
+
+@dataclass(slots=True)
+class Attempt:
+    n: int
+    agent_id: str
+    host: str
+    launched: float
+    running: float | None = None
+    ended: float | None = None
+    state: str = "TASK_STAGING"  # the last Mesos state seen for this attempt
+    message: str | None = None
+    fault: str | None = None
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "n": self.n, "agent_id": self.agent_id, "host": self.host,
+            "launched": self.launched, "running": self.running, "ended": self.ended,
+            "state": self.state, "message": self.message, "fault": self.fault,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Attempt:
+        return cls(**doc)
+
+
+@dataclass(slots=True)
+class Task:
+    job_id: str
+    partition: int
+    waiting_since: float
+    state: TaskState = TaskState.PENDING
+    attempts: list[Attempt] = field(default_factory=list)
+    charged: int = 0  # failures of the work, counted against max_retries
+    infra: int = 0  # failures of the infrastructure, under their own cap
+    not_before: float = 0.0  # retry backoff
+    progress: float = 0.0  # last reported by the executor; not persisted
+
+    @property
+    def key(self) -> str:
+        return task_key(self.job_id, self.partition)
+
+    @property
+    def current(self) -> Attempt | None:
+        """The attempt that is live now, if the task is launching or running."""
+        if self.state in (TaskState.LAUNCHING, TaskState.RUNNING) and self.attempts:
+            return self.attempts[-1]
+        return None
+
+    def mesos_id(self, attempt: Attempt) -> str:
+        return mesos_task_id(self.job_id, self.partition, attempt.n)
+
+    def avoid_agents(self) -> frozenset[str]:
+        return frozenset(a.agent_id for a in self.attempts if a.fault is not None)
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id, "partition": self.partition, "state": self.state.value,
+            "attempts": [a.to_doc() for a in self.attempts], "charged": self.charged,
+            "infra": self.infra, "not_before": self.not_before,
+            "waiting_since": self.waiting_since,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Task:
+        return cls(
+            job_id=doc["job_id"], partition=doc["partition"], state=TaskState(doc["state"]),
+            attempts=[Attempt.from_doc(a) for a in doc["attempts"]], charged=doc["charged"],
+            infra=doc["infra"], not_before=doc["not_before"],
+            waiting_since=doc["waiting_since"],
+        )
+
+    def view(self) -> dict[str, Any]:
+        """The task as GET /v1/jobs/{id}/tasks shows it."""
+        return {
+            "partition": self.partition, "state": self.state.value,
+            "progress": 1.0 if self.state is TaskState.FINISHED else self.progress,
+            "charged_failures": self.charged, "infra_failures": self.infra,
+            "attempts": [
+                {**a.to_doc(), "task_id": mesos_task_id(self.job_id, self.partition, a.n),
+                 "launched": iso(a.launched), "running": iso(a.running), "ended": iso(a.ended)}
+                for a in self.attempts
+            ],
+        }
+
+
+@dataclass(slots=True)
+class Job:
+    id: str
+    name: str
+    operation: str
+    spec: dict[str, Any]  # the canonical job spec as submitted
+    fingerprint: str
+    created: float
+    n_tasks: int
+    output: str | None = None  # the dataset a transform writes
+    state: JobState = JobState.PENDING
+    started: float | None = None
+    finished: float | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    counts: dict[str, int] = field(default_factory=dict)  # tasks by TaskState
+    attempts: int = 0
+
+    def to_doc(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "name": self.name, "operation": self.operation, "spec": self.spec,
+            "fingerprint": self.fingerprint, "created": self.created, "n_tasks": self.n_tasks,
+            "output": self.output, "state": self.state.value, "started": self.started,
+            "finished": self.finished, "result": to_json_safe(self.result),
+            "error": self.error,
+            "counts": self.counts, "attempts": self.attempts,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Job:
+        return cls(**{**doc, "state": JobState(doc["state"]),
+                      "result": from_json_safe(doc["result"])})
+
+    def view(self) -> dict[str, Any]:
+        """The job object of the HTTP API contract."""
+        c = self.counts
+        return {
+            "id": self.id, "name": self.name, "state": self.state.value,
+            "operation": self.operation, "created": iso(self.created),
+            "started": iso(self.started), "finished": iso(self.finished),
+            "tasks": {
+                "total": self.n_tasks,
+                "pending": c.get(TaskState.PENDING, 0) + c.get(TaskState.LAUNCHING, 0),
+                "running": c.get(TaskState.RUNNING, 0),
+                "finished": c.get(TaskState.FINISHED, 0),
+                "failed": c.get(TaskState.FAILED, 0) + c.get(TaskState.KILLED, 0),
+            },
+            "attempts": self.attempts, "result": finite(self.result), "error": self.error,
+        }

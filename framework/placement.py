@@ -1,0 +1,92 @@
+"""Which task goes into which offer (pure).
+
+Delay scheduling: a task whose data lives on known hosts waits up to
+`locality_wait` seconds for an offer from one of them, then runs anywhere.
+Agents where the task already failed are used only when nothing else fits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class OfferSlot:
+    offer_id: str
+    agent_id: str
+    hostname: str
+    cpus: float
+    mem: float
+    has_executor: bool  # femto's executor already runs on this agent
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    key: str
+    cpus: float
+    mem: float
+    preferred_hosts: frozenset[str] = frozenset()
+    avoid_agents: frozenset[str] = frozenset()
+    waiting_since: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorCost:
+    cpus: float
+    mem: float
+
+
+@dataclass(slots=True)
+class Placement:
+    by_offer: dict[str, list[str]] = field(default_factory=dict)
+    waiting_for_locality: int = 0  # tasks held back for a local offer
+
+    def placed(self) -> int:
+        return sum(len(keys) for keys in self.by_offer.values())
+
+
+_EPSILON = 1e-9
+
+
+def _fits(slot: OfferSlot, task: Candidate, executor: ExecutorCost) -> bool:
+    cpus, mem = task.cpus, task.mem
+    if not slot.has_executor:
+        cpus += executor.cpus
+        mem += executor.mem
+    return slot.cpus + _EPSILON >= cpus and slot.mem + _EPSILON >= mem
+
+
+def place(
+    offers: Sequence[OfferSlot],
+    tasks: Iterable[Candidate],
+    *,
+    now: float,
+    locality_wait: float,
+    executor: ExecutorCost,
+) -> Placement:
+    """Assign tasks (in priority order) to offers; mutates the offers' free resources."""
+    result = Placement()
+    for task in tasks:
+        if not offers:
+            break
+        fitting = [slot for slot in offers if _fits(slot, task, executor)]
+        if not fitting:
+            continue
+        local = [slot for slot in fitting if slot.hostname in task.preferred_hosts]
+        if task.preferred_hosts and not local and now - task.waiting_since < locality_wait:
+            result.waiting_for_locality += 1
+            continue
+        pool = local or fitting
+        fresh = [slot for slot in pool if slot.agent_id not in task.avoid_agents]
+        pool = fresh or pool
+        # Spread: the agent with the most free cpus takes the task.
+        slot = max(pool, key=lambda s: (s.cpus, s.mem))
+        if not slot.has_executor:
+            slot.cpus -= executor.cpus
+            slot.mem -= executor.mem
+            slot.has_executor = True
+        slot.cpus -= task.cpus
+        slot.mem -= task.mem
+        result.by_offer.setdefault(slot.offer_id, []).append(task.key)
+    return result

@@ -1,0 +1,112 @@
+"""The `femto` command as a user runs it: a real console script against a live scheduler."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from framework.service import Service
+from tests.framework.helpers import running_service
+
+FEMTO = shutil.which("femto", path=str(Path(sys.executable).parent)) or "femto"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    with running_service(tmp_path_factory.mktemp("femto"), api_token="t0ken") as (service, _):
+        yield service
+
+
+def femto(service: Service, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "FEMTO_URL": service.url, "FEMTO_API_TOKEN": "t0ken"}
+    done = subprocess.run([FEMTO, *args], capture_output=True, text=True, env=env, timeout=120)
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_dataset_put_list_get_round_trip(served: Service, tmp_path: Path) -> None:
+    data = np.random.default_rng(1).normal(size=1000)
+    np.save(tmp_path / "in.npy", data)
+    put = json.loads(femto(served, "dataset", "put", "cli-data", str(tmp_path / "in.npy"),
+                           "--partitions", "7").stdout)
+    assert put == {"name": "cli-data", "dtype": "<f8", "shape": [1000], "partitions": 7}
+    assert "cli-data" in femto(served, "dataset", "list").stdout
+    femto(served, "dataset", "get", "cli-data", "-o", str(tmp_path / "out.npy"))
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), data)
+
+
+def test_submit_wait_status_result_and_jobs(served: Service, tmp_path: Path) -> None:
+    data = np.arange(500, dtype=np.float64)
+    np.save(tmp_path / "d.npy", data)
+    femto(served, "dataset", "put", "cli-sum", str(tmp_path / "d.npy"), "--partitions", "7")
+    spec = tmp_path / "job.json"
+    spec.write_text(json.dumps({"name": "cli-sum", "operation": "sum", "inputs": ["cli-sum"]}))
+    job = json.loads(femto(served, "submit", str(spec), "--wait").stdout)
+    assert job["state"] == "FINISHED" and job["result"] == {"value": float(data.sum())}
+    status = json.loads(femto(served, "status", job["id"]).stdout)
+    assert status["id"] == job["id"] and status["tasks"]["finished"] == 7
+    assert json.loads(femto(served, "result", job["id"]).stdout) == {"value": float(data.sum())}
+    listing = femto(served, "jobs").stdout
+    assert job["id"] in listing and "FINISHED" in listing
+    assert job["id"] in femto(served, "jobs", "--state", "FINISHED").stdout
+
+
+def test_cancel_and_result_of_a_cancelled_job(served: Service, tmp_path: Path) -> None:
+    np.save(tmp_path / "d.npy", np.arange(4.0))
+    femto(served, "dataset", "put", "cli-slow", str(tmp_path / "d.npy"), "--partitions", "2")
+    spec = tmp_path / "slow.json"
+    spec.write_text(json.dumps({"name": "slow", "operation": "command", "inputs": ["cli-slow"],
+                                "params": {"argv": ["sh", "-c", "sleep 60; cat"]}}))
+    job = json.loads(femto(served, "submit", str(spec)).stdout)
+    assert job["state"] == "PENDING"
+    assert json.loads(femto(served, "cancel", job["id"]).stdout)["state"] == "CANCELLED"
+    result = femto(served, "result", job["id"], check=False)
+    assert result.returncode == 1 and "CANCELLED" in result.stderr
+
+
+def test_errors_are_clear_and_exit_non_zero(served: Service, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"name": "x", "operation": "histogram", "inputs": ["cli-data"],
+                               "params": {"bins": 0, "range": [0, 1]}}))
+    done = femto(served, "submit", str(bad), check=False)
+    assert done.returncode == 1 and "params.bins" in done.stderr
+    missing = femto(served, "status", "no-such-job", check=False)
+    assert missing.returncode == 1 and "not found" in missing.stderr
+    env = {**os.environ, "FEMTO_URL": served.url}
+    unauthorized = subprocess.run([FEMTO, "jobs"], capture_output=True, text=True, env=env,
+                                  timeout=60)
+    assert unauthorized.returncode == 1 and "401" in unauthorized.stderr
+
+
+def test_femto_run_prints_the_finished_job(tmp_path: Path) -> None:
+    data = np.random.default_rng(3).uniform(0, 10, 10_000)
+    np.save(tmp_path / "d.npy", data)
+    spec = tmp_path / "h.json"
+    spec.write_text(json.dumps({"name": "h", "operation": "histogram", "inputs": ["d"],
+                                "params": {"bins": 10, "range": [0, 10]}}))
+    done = subprocess.run([FEMTO, "run", str(spec), "--data", f"d={tmp_path / 'd.npy'}",
+                           "--partitions", "7"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    job = json.loads(done.stdout)
+    assert job["state"] == "FINISHED" and job["tasks"]["total"] == 7
+    assert job["result"]["counts"] == np.histogram(data, 10, (0, 10))[0].tolist()
+
+
+def test_femto_run_exits_1_when_the_job_fails(tmp_path: Path) -> None:
+    np.save(tmp_path / "d.npy", np.arange(10.0))
+    spec = tmp_path / "f.json"
+    spec.write_text(json.dumps({"name": "f", "operation": "command", "inputs": ["d"],
+                                "params": {"argv": ["false"]}, "max_retries": 0}))
+    done = subprocess.run([FEMTO, "run", str(spec), "--data", f"d={tmp_path / 'd.npy'}"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["state"] == "FAILED"

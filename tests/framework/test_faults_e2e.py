@@ -1,0 +1,166 @@
+"""Failures are normal: every job ends finished once and correctly, or failed with a reason."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import httpx
+import numpy as np
+import psutil
+
+from tests.framework.helpers import (
+    fetch,
+    running_service,
+    start,
+    submit,
+    upload,
+    wait_done,
+    wait_for,
+    wait_http,
+)
+from tests.services import free_port
+
+DATA = np.arange(80, dtype=np.float64)
+SLOW_CAT = {"argv": ["sh", "-c", "sleep 1.5; cat"]}
+
+
+def running_hosts(api: httpx.Client, job_id: str) -> set[str]:
+    tasks = api.get(f"/v1/jobs/{job_id}/tasks").json()
+    return {t["attempts"][-1]["agent_id"] for t in tasks if t["state"] == "RUNNING"}
+
+
+def attempts_by_partition(api: httpx.Client, job_id: str) -> dict[int, list[dict]]:
+    return {t["partition"]: t["attempts"] for t in api.get(f"/v1/jobs/{job_id}/tasks").json()}
+
+
+def test_executor_killed_mid_job(tmp_path: Path) -> None:
+    with running_service(tmp_path) as (service, api):
+        upload(api, "d", DATA, 8)
+        job = submit(api, {"name": "k", "operation": "command", "inputs": ["d"],
+                           "params": SLOW_CAT, "output": "k-out", "max_retries": 0})
+        agent = sorted(wait_for(lambda: running_hosts(api, job["id"]), what="a running task"))[0]
+        service.local_mesos.kill_executor(agent)
+        done = wait_done(api, job["id"])
+        assert done["state"] == "FINISHED", done
+        np.testing.assert_array_equal(fetch(api, "k-out"), DATA)
+        retried = [a for a in attempts_by_partition(api, job["id"]).values() if len(a) > 1]
+        assert retried, "the killed executor's tasks should have been retried"
+        for attempts in retried:
+            assert attempts[0]["agent_id"] == agent and attempts[0]["fault"] == "infra"
+            # max_retries=0: infrastructure failures are not charged.
+            assert attempts[-1]["state"] == "TASK_FINISHED"
+
+
+def test_agent_removed_mid_job(tmp_path: Path) -> None:
+    with running_service(tmp_path) as (service, api):
+        upload(api, "d", DATA, 8)
+        job = submit(api, {"name": "r", "operation": "command", "inputs": ["d"],
+                           "params": SLOW_CAT, "output": "r-out", "max_retries": 0})
+        agent = sorted(wait_for(lambda: running_hosts(api, job["id"]), what="a running task"))[0]
+        service.local_mesos.remove_agent(agent)
+        done = wait_done(api, job["id"])
+        assert done["state"] == "FINISHED", done
+        np.testing.assert_array_equal(fetch(api, "r-out"), DATA)
+        for attempts in attempts_by_partition(api, job["id"]).values():
+            assert attempts[-1]["agent_id"] != agent
+            assert all(a["fault"] == "infra" for a in attempts[:-1])
+
+
+FLAKY = """
+import hashlib, io, sys, numpy as np
+from pathlib import Path
+data = sys.stdin.buffer.read()
+counter = Path(sys.argv[1]) / hashlib.sha1(data).hexdigest()
+runs = int(counter.read_text()) if counter.exists() else 0
+counter.write_text(str(runs + 1))
+if runs < 2:
+    sys.exit(f"flaky failure number {runs + 1}")
+a = np.load(io.BytesIO(data))
+out = io.BytesIO(); np.save(out, a + 1); sys.stdout.buffer.write(out.getvalue())
+"""
+
+
+def test_operation_that_fails_twice_then_succeeds(tmp_path: Path) -> None:
+    script = tmp_path / "flaky.py"
+    script.write_text(FLAKY)
+    counters = tmp_path / "counters"
+    counters.mkdir()
+    with running_service(tmp_path / "state") as (_, api):
+        upload(api, "d", DATA, 7)
+        job = submit(api, {"name": "flaky", "operation": "command", "inputs": ["d"],
+                           "params": {"argv": [sys.executable, str(script), str(counters)]},
+                           "output": "flaky-out", "max_retries": 3})
+        done = wait_done(api, job["id"])
+        assert done["state"] == "FINISHED", done
+        assert done["attempts"] == 7 * 3
+        np.testing.assert_array_equal(fetch(api, "flaky-out"), DATA + 1)
+        for task in api.get(f"/v1/jobs/{job['id']}/tasks").json():
+            states = [a["state"] for a in task["attempts"]]
+            assert states == ["TASK_FAILED", "TASK_FAILED", "TASK_FINISHED"]
+            assert task["charged_failures"] == 2
+            assert "flaky failure number 1" in task["attempts"][0]["message"]
+
+
+def test_command_that_always_fails(tmp_path: Path) -> None:
+    with running_service(tmp_path) as (_, api):
+        upload(api, "d", DATA, 8)
+        job = submit(api, {"name": "doomed", "operation": "command", "inputs": ["d"],
+                           "params": {"argv": ["sh", "-c", "echo boom >&2; exit 3"]},
+                           "max_retries": 1, "output": "never"})
+        done = wait_done(api, job["id"])
+        assert done["state"] == "FAILED"
+        assert "boom" in done["error"] and "max_retries=1" in done["error"]
+        tasks = api.get(f"/v1/jobs/{job['id']}/tasks").json()
+        failed = [t for t in tasks if t["state"] == "FAILED"]
+        assert len(failed) == 1
+        assert [a["state"] for a in failed[0]["attempts"]] == ["TASK_FAILED", "TASK_FAILED"]
+        assert all(a["fault"] == "work" for a in failed[0]["attempts"])
+        assert all(t["state"] in ("FAILED", "KILLED") for t in tasks)
+        assert api.get("/v1/datasets/never").status_code == 404
+
+
+def test_scheduler_restarted_mid_job_on_the_same_store(tmp_path: Path) -> None:
+    mesos_port, api_port = free_port(), free_port()
+    mesos = start([sys.executable, "-m", "localmesos", "--listen", f"127.0.0.1:{mesos_port}",
+                   "--agents", "2"], tmp_path / "mesos.log")
+    femto = [sys.executable, "-m", "framework.cli", "serve", "--master",
+             f"127.0.0.1:{mesos_port}", "--listen", f"127.0.0.1:{api_port}",
+             "--store", f"sqlite:///{tmp_path}/femto.db", "--state-dir", str(tmp_path),
+             "--retry-backoff", "0.2"]
+    scheduler = start(femto, tmp_path / "femto-1.log")
+    executors: list[psutil.Process] = []
+    try:
+        wait_http(f"http://127.0.0.1:{mesos_port}/health", mesos)
+        url = f"http://127.0.0.1:{api_port}"
+        wait_http(f"{url}/health", scheduler)
+        with httpx.Client(base_url=url, timeout=30) as api:
+            upload(api, "d", DATA, 8)
+            job = submit(api, {"name": "restart", "operation": "command", "inputs": ["d"],
+                               "params": {"argv": ["sh", "-c", "sleep 3; cat"]},
+                               "output": "restart-out"})
+            wait_for(lambda: len(running_hosts(api, job["id"])) == 2, what="tasks running")
+            running = {p for p, a in attempts_by_partition(api, job["id"]).items()
+                       if a and a[-1]["running"]}
+        scheduler.send_signal(signal.SIGKILL)
+        scheduler.wait()
+        scheduler = start(femto, tmp_path / "femto-2.log")
+        wait_http(f"{url}/health", scheduler)
+        with httpx.Client(base_url=url, timeout=30) as api:
+            done = wait_done(api, job["id"])
+            assert done["state"] == "FINISHED", done
+            np.testing.assert_array_equal(fetch(api, "restart-out"), DATA)
+            attempts = attempts_by_partition(api, job["id"])
+            for partition in running:
+                # Tasks running across the restart were reconciled, not relaunched.
+                assert len(attempts[partition]) == 1, attempts[partition]
+        executors = psutil.Process(mesos.pid).children(recursive=True)
+        assert executors, "the agents should run femto's executors"
+    finally:
+        for proc in (scheduler, mesos):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(timeout=30)
+    _, alive = psutil.wait_procs(executors, timeout=10)
+    assert not alive, f"left behind: {alive}"
