@@ -110,6 +110,13 @@ def cmd_run(args: argparse.Namespace) -> int:
             while job["state"] not in DONE:
                 time.sleep(0.05)
                 job = engine.job(job["id"])
+            if args.output and job["state"] == "FINISHED":
+                output = (job["result"] or {}).get("dataset")
+                if output is None:
+                    print("femto: -o applies to transforms; this job's result is printed",
+                          file=sys.stderr)
+                else:
+                    Path(args.output).write_bytes(engine.datasets.whole_npy(output))
             print_json(job)
             return 0 if job["state"] == "FINISHED" else 1
         except FemtoError as exc:
@@ -235,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--partitions", type=int, default=None,
                      help="partitions per input (default: up to 8)")
     run.add_argument("--launch-timeout", type=float, default=60.0, metavar="SECONDS")
+    run.add_argument("-o", "--output", metavar="FILE.npy",
+                     help="save a transform's output dataset here")
     run.set_defaults(local=cmd_run)
 
     def client_command(name: str, handler: Callable[..., int], help: str,

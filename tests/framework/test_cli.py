@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -110,3 +111,65 @@ def test_femto_run_exits_1_when_the_job_fails(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert json.loads(done.stdout)["state"] == "FAILED"
+
+
+RUN_DATA = np.random.default_rng(5).normal(10.0, 4.0, 20_000)
+RUN_CASES = [
+    ("count", {"where": {"min": 8.0}}, {"value": int((RUN_DATA >= 8).sum())}),
+    ("sum", {}, {"value": RUN_DATA.sum()}),
+    ("mean", {"where": {"max": 12.0}}, {"value": RUN_DATA[RUN_DATA < 12].mean()}),
+    ("min", {}, {"value": RUN_DATA.min()}),
+    ("max", {}, {"value": RUN_DATA.max()}),
+    ("histogram", {"bins": 12, "range": [0.0, 24.0]},
+     {"counts": np.histogram(RUN_DATA, 12, (0.0, 24.0))[0].tolist(),
+      "edges": np.histogram(RUN_DATA, 12, (0.0, 24.0))[1].tolist()}),
+]
+
+
+@pytest.mark.parametrize(("operation", "params", "expected"), RUN_CASES,
+                         ids=[c[0] for c in RUN_CASES])
+def test_femto_run_queries_equal_numpy(tmp_path: Path, operation: str, params: dict,
+                                       expected: dict) -> None:
+    np.save(tmp_path / "x.npy", RUN_DATA)
+    spec = tmp_path / "job.json"
+    spec.write_text(json.dumps({"name": operation, "operation": operation, "params": params,
+                                "inputs": ["x"]}))
+    done = subprocess.run([FEMTO, "run", str(spec), "--data", f"x={tmp_path / 'x.npy'}",
+                           "--partitions", "7"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)["result"]
+    if operation in ("sum", "mean"):
+        assert result["value"] == pytest.approx(expected["value"], rel=1e-9)
+    else:
+        assert result == expected
+
+
+def sliding(x: np.ndarray, window: int) -> np.ndarray:
+    return np.array([x[max(0, i - window + 1):i + 1].mean() for i in range(x.size)])
+
+
+RUN_TRANSFORMS = [
+    ("real2bin", {}, ["x"], lambda x, y: np.floor(x).astype(np.int64) % 2),
+    ("add", {}, ["x", "y"], lambda x, y: x + y),
+    ("sliding_mean", {"window": 700}, ["x"], lambda x, y: sliding(x, 700)),
+    ("command", {"argv": ["cat"]}, ["x"], lambda x, y: x),
+]
+
+
+@pytest.mark.parametrize(("operation", "params", "inputs", "expected"), RUN_TRANSFORMS,
+                         ids=[c[0] for c in RUN_TRANSFORMS])
+def test_femto_run_transforms_equal_numpy(tmp_path: Path, operation: str, params: dict,
+                                          inputs: list[str], expected: Any) -> None:
+    x, y = RUN_DATA[:5000], RUN_DATA[5000:10000]
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    spec = tmp_path / "job.json"
+    spec.write_text(json.dumps({"name": operation, "operation": operation, "params": params,
+                                "inputs": inputs, "output": "out"}))
+    done = subprocess.run([FEMTO, "run", str(spec), "--data", f"x={tmp_path / 'x.npy'}",
+                           "--data", f"y={tmp_path / 'y.npy'}", "--partitions", "7",
+                           "-o", str(tmp_path / "out.npy")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["result"] == {"dataset": "out"}
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected(x, y), rtol=1e-12)

@@ -4,6 +4,7 @@ ZooKeeper, and every job still finishes once, with the right result."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import httpx
 import numpy as np
 import psutil
 import pytest
+from kazoo.client import KazooClient
 
 from tests.framework.helpers import fetch, npy, start, wait_done, wait_for, wait_http
 from tests.services import MongoServer, ZooKeeperServer, free_port
@@ -35,12 +37,26 @@ class Cluster:
                            tmp_path / "mesos.log")
         wait_http(f"http://127.0.0.1:{self.mesos_port}/health", self.mesos)
         self.schedulers: list[tuple[subprocess.Popen[bytes], str]] = []
+        self.master = f"127.0.0.1:{self.mesos_port}"
+        self.publisher: KazooClient | None = None
+
+    def publish_master_in_zookeeper(self) -> None:
+        """Write the embedded master's MasterInfo where Mesos masters write theirs, so
+        the schedulers find it through `--master zk://` on the same ensemble."""
+        self.publisher = KazooClient(hosts=self.zk.hosts)
+        self.publisher.start(timeout=15)
+        info = {"id": "local", "hostname": "127.0.0.1", "port": self.mesos_port,
+                "address": {"ip": "127.0.0.1", "hostname": "127.0.0.1",
+                            "port": self.mesos_port}}
+        self.publisher.create("/mesos/json.info_", json.dumps(info).encode(), ephemeral=True,
+                              sequence=True, makepath=True)
+        self.master = f"zk://{self.zk.hosts}/mesos"
 
     def add_scheduler(self) -> str:
         i, port = len(self.schedulers), free_port()
         proc = start([
             sys.executable, "-m", "framework.cli", "serve",
-            "--master", f"127.0.0.1:{self.mesos_port}", "--zk", f"{self.zk.hosts}/femto",
+            "--master", self.master, "--zk", f"{self.zk.hosts}/femto",
             "--zk-session-timeout", str(SESSION_TIMEOUT), "--store", self.mongo.url,
             "--listen", f"127.0.0.1:{port}", "--state-dir", str(self.tmp / f"s{i}"),
             "--retry-backoff", "0.2",
@@ -76,16 +92,27 @@ class Cluster:
         return [t for f in frameworks for t in f["tasks"] + f["completed_tasks"]]
 
     def stop(self) -> None:
+        """Stop every process this cluster started, even when one is slow to go."""
         executors = psutil.Process(self.mesos.pid).children(recursive=True)
-        for proc, _ in self.schedulers:
+        procs = [p for p, _ in self.schedulers] + [self.mesos]
+        for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGCONT)
                 proc.terminate()
+        stubborn = []
+        for proc in procs:
+            try:
                 proc.wait(timeout=30)
-        self.mesos.terminate()
-        self.mesos.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                stubborn.append(proc.args)
+                proc.kill()
+                proc.wait()
+        if self.publisher is not None:
+            self.publisher.stop()
+            self.publisher.close()
         _, alive = psutil.wait_procs(executors, timeout=10)
         assert not alive, f"left behind: {alive}"
+        assert not stubborn, f"ignored SIGTERM for 30 s: {stubborn}"
 
 
 @pytest.fixture
@@ -123,6 +150,7 @@ def femto_attempt_ids(url: str, job_id: str) -> set[str]:
 
 
 def test_standby_serves_reads_and_redirects_writes(cluster: Cluster) -> None:
+    cluster.publish_master_in_zookeeper()  # --master zk:// beside --zk, one ensemble
     first, second = cluster.add_scheduler(), cluster.add_scheduler()
     leader = cluster.leader()
     standby = second if leader == first else first
