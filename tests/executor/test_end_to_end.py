@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from addict import Dict
 from localmesos import LocalMesos
 from mesosapi.encoding import decode_data, encode_data
 from mesosapi.scheduler import MesosSchedulerDriver, Scheduler
+from tests.waiting import wait_for
 
 TERMINAL = {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR"}
 
@@ -84,15 +84,6 @@ class PlacingScheduler(Scheduler):
         with self._lock:
             return self.updates[task_id][-1]
 
-
-def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def executor_processes() -> list[psutil.Process]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from executor.runner import COMPUTED, INPUTS_READ, Outcome, TaskOutcome, run_tas
 from jobs.datasets import load_npy
 from jobs.operations import get_operation
 from tests.executor.conftest import FakeApi
+from tests.waiting import wait_for
 
 RNG = np.random.default_rng(7)
 
@@ -308,15 +308,6 @@ def test_command_exiting_non_zero_fails_the_task(tmp_path: Path) -> None:
     assert outcome.state is Outcome.FAILED
     assert outcome.message is not None and "3" in outcome.message
 
-
-def wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def test_cancel_kills_a_running_command_and_its_process_group(tmp_path: Path) -> None:

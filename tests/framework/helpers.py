@@ -14,6 +14,7 @@ import httpx
 import numpy as np
 
 from framework.service import Options, Service
+from tests.waiting import wait_for
 
 DONE = {"FINISHED", "FAILED", "CANCELLED"}
 
@@ -64,15 +65,6 @@ def wait_done(client: httpx.Client, job_id: str, timeout: float = 90.0) -> dict[
         time.sleep(0.1)
     raise AssertionError(f"job {job_id} not done after {timeout}s: {job}")
 
-
-def wait_for(predicate: Any, timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def fetch(client: httpx.Client, name: str) -> np.ndarray:
