@@ -14,8 +14,10 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from framework import placement
@@ -54,6 +56,10 @@ LIVE_MESOS_STATES = frozenset({"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", 
 def wire(ref: dict[str, Any]) -> dict[str, Any]:
     """A partition reference as the executor reads it (the host is for placement only)."""
     return {key: value for key, value in ref.items() if key != "host"}
+
+
+# Revives are debounced: a burst of submissions costs the master one call.
+REVIVE_INTERVAL = 0.5
 
 
 class Halted(RuntimeError):
@@ -129,10 +135,32 @@ class Engine:
         self.next_implicit_reconcile = 0.0
         self._dirty_tasks: dict[str, Task] = {}
         self._dirty_jobs: dict[str, Job] = {}
+        self._outbox: list[Callable[[Driver], None]] = []  # Mesos calls, sent unlocked
+        self.last_revive = -REVIVE_INTERVAL
         self.counters: dict[str, int] = {
             "tasks_launched": 0, "tasks_finished": 0, "tasks_failed_attempts": 0,
             "offers_received": 0, "offers_declined": 0,
         }
+
+    @contextmanager
+    def _acting(self) -> Iterator[None]:
+        """The engine lock. Mesos calls queued while holding it are sent once it is
+        released, so neither the API nor Mesos callbacks wait on the master."""
+        with self.lock:
+            yield
+        self._drain()
+
+    def _drain(self) -> None:
+        with self.lock:
+            actions, self._outbox = self._outbox, []
+            driver = self.driver
+        if driver is None:
+            return
+        for action in actions:
+            try:
+                action(driver)
+            except MesosError as exc:
+                log.debug("mesos call failed (retried when due): %s", exc)
 
     def halt(self) -> None:
         """Stop acting at once; called without the lock from ZooKeeper's thread."""
@@ -195,7 +223,7 @@ class Engine:
             raise Invalid(str(exc), [{"loc": "operation", "msg": str(exc)}]) from exc
         canonical = spec.model_dump(mode="json")
         fingerprint = spec_fingerprint(spec)
-        with self.lock:
+        with self._acting():
             self._check_leading()
             job_id = canonical.get("id") or str(uuid.uuid4())
             existing = self.jobs.get(job_id) or self._stored_job(job_id)
@@ -296,7 +324,7 @@ class Engine:
         return [Task.from_doc(d).view() for d in sorted(docs, key=lambda d: d["partition"])]
 
     def cancel(self, job_id: str) -> dict[str, Any]:
-        with self.lock:
+        with self._acting():
             self._check_leading()
             job = self.jobs.get(job_id)
             if job is None:
@@ -344,7 +372,7 @@ class Engine:
             self.driver = driver
 
     def on_subscribed(self, framework_id: str) -> None:
-        with self.lock:
+        with self._acting():
             self.framework_id = framework_id
             self.store.put("meta", "framework", {"id": framework_id})
             self.suppressed = False
@@ -363,7 +391,7 @@ class Engine:
             self._want_offers()
 
     def on_offers(self, offers: list[dict[str, Any]]) -> None:
-        with self.lock:
+        with self._acting():
             if self.halted:
                 return
             self.counters["offers_received"] += len(offers)
@@ -403,15 +431,18 @@ class Engine:
             self._decline(unused, self.config.decline_seconds)
             self._flush()
             for offer_id, infos in launches.items():
-                try:
-                    self._require_driver().launchTasks(
-                        [offer_id], infos, {"refuse_seconds": 1.0}
-                    )
-                    self.counters["tasks_launched"] += len(infos)
-                except MesosError as exc:
-                    log.warning("launch into offer %s failed: %s", offer_id, exc)
-                    self._unlaunch(infos)
-            self._flush()
+                self._call(partial(self._send_launch, offer_id, infos))
+                self.counters["tasks_launched"] += len(infos)
+
+    def _send_launch(self, offer_id: str, infos: list[dict[str, Any]], driver: Driver) -> None:
+        try:
+            driver.launchTasks([offer_id], infos, {"refuse_seconds": 1.0})
+        except MesosError as exc:
+            log.warning("launch into offer %s failed: %s", offer_id, exc)
+            with self._acting():
+                self._unlaunch(infos)
+                self._flush()
+                self._want_offers()
 
     def _candidate(self, task: Task) -> placement.Candidate:
         spec = self.jobs[task.job_id].spec
@@ -467,7 +498,11 @@ class Engine:
         for info in infos:
             parsed = parse_mesos_task_id(info["task_id"]["value"])
             assert parsed is not None
-            task = self.tasks[parsed[0]][parsed[1]]
+            task = self.tasks[parsed[0]][parsed[1]] if parsed[0] in self.tasks else None
+            if task is None or task.state is not TaskState.LAUNCHING \
+                    or len(task.attempts) != parsed[2]:
+                continue  # its job ended meanwhile
+            self.counters["tasks_launched"] -= 1
             task.attempts.pop()
             self.jobs[task.job_id].attempts -= 1
             self._set_task(task, TaskState.PENDING)
@@ -501,7 +536,7 @@ class Engine:
     def on_status(self, status: dict[str, Any]) -> None:
         """One TaskStatus from Mesos. Returns once the change is stored, so the
         driver acknowledges only what femto has recorded."""
-        with self.lock:
+        with self._acting():
             if self.halted:
                 raise Halted("not acknowledged: a leader will receive it again")
             task_id = status["task_id"]["value"]
@@ -686,7 +721,7 @@ class Engine:
 
     def tick(self) -> None:
         """Timeouts, repeated kills, reconciliation and revives; call every ~0.5 s."""
-        with self.lock:
+        with self._acting():
             if self.halted:
                 return
             now = self.clock()
@@ -725,13 +760,13 @@ class Engine:
                 {"task_id": {"value": tid}, **({"agent_id": {"value": a}} if a else {})}
                 for tid, a in rec.outstanding.items()
             ]
-            if self._call(lambda d: d.reconcileTasks(tasks)):
-                rec.next_at = now + rec.backoff
-                rec.backoff = min(rec.backoff * 2, self.config.reconcile_backoff_max)
-        elif (not rec.outstanding and now >= self.next_implicit_reconcile
-                and self._call(lambda d: d.reconcileTasks([]))):
+            self._call(lambda d: d.reconcileTasks(tasks))
+            rec.next_at = now + rec.backoff
+            rec.backoff = min(rec.backoff * 2, self.config.reconcile_backoff_max)
+        elif not rec.outstanding and now >= self.next_implicit_reconcile:
             # Implicit: the master reports every task it knows; ones femto
             # does not run are killed in on_status.
+            self._call(lambda d: d.reconcileTasks([]))
             self.next_implicit_reconcile = now + self.config.implicit_reconcile_interval
 
     # ----- helpers --------------------------------------------------------
@@ -757,33 +792,31 @@ class Engine:
             def kill(driver: Driver, task_id: str = task_id, agent: Any = agent) -> None:
                 driver.killTask({"value": task_id}, agent)
 
-            if self._call(kill):
-                order.sent = now
+            self._call(kill)
+            order.sent = now
 
     def _want_offers(self) -> None:
-        if self.pending and self._call(lambda d: d.reviveOffers()):
-            self.suppressed = False
+        if not self.pending:
+            return
+        now = self.clock()
+        if self.suppressed or now - self.last_revive >= REVIVE_INTERVAL:
+            self._call(lambda d: d.reviveOffers())
+            self.suppressed, self.last_revive = False, now
+        else:
+            due = self.last_revive + REVIVE_INTERVAL
+            self.revive_at = min(self.revive_at or due, due)
 
     def _decline(self, offers: list[dict[str, Any]], seconds: float) -> None:
         if offers:
             ids = [o["id"] for o in offers]
-            if self._call(lambda d: d.declineOffer(ids, {"refuse_seconds": seconds})):
-                self.counters["offers_declined"] += len(offers)
+            self._call(lambda d: d.declineOffer(ids, {"refuse_seconds": seconds}))
+            self.counters["offers_declined"] += len(offers)
 
-    def _call(self, action: Callable[[Driver], None]) -> bool:
-        if self.driver is None:
-            return False
-        try:
-            action(self.driver)
-            return True
-        except MesosError as exc:
-            log.debug("mesos call failed (will retry when due): %s", exc)
-            return False
-
-    def _require_driver(self) -> Driver:
-        if self.driver is None:
-            raise RuntimeError("engine has no driver attached")
-        return self.driver
+    def _call(self, action: Callable[[Driver], None]) -> None:
+        """Queue a Mesos call; `_acting` sends it once the lock is released. A call
+        that fails is not lost for good: kills repeat, reconciliation retries, and
+        a resubscription revives offers."""
+        self._outbox.append(action)
 
     def _flush(self) -> None:
         if self.halted:
