@@ -126,6 +126,7 @@ class Engine:
         self.tasks: dict[str, list[Task]] = {}
         self.refs: dict[str, list[list[dict[str, Any]]]] = {}  # per job, per input, per partition
         self.pending: dict[str, Task] = {}  # insertion order is launch priority
+        self.launching: dict[str, Task] = {}  # watched for the launch timeout
         self.kills: dict[str, KillOrder] = {}
         self.executors: set[str] = set()  # agents where femto's executor runs
         self.suppressed = False
@@ -208,6 +209,8 @@ class Engine:
             job.attempts += len(task.attempts)
             if task.state is TaskState.PENDING:
                 self.pending[task.key] = task
+            elif task.state is TaskState.LAUNCHING:
+                self.launching[task.key] = task
 
     # ----- users ----------------------------------------------------------
 
@@ -627,7 +630,8 @@ class Engine:
 
     def _failed(self, job: Job, task: Task, attempt: Attempt, status: dict[str, Any]) -> None:
         attempt.state, attempt.ended = status["state"], self.clock()
-        attempt.message = status.get("message") or status.get("reason")
+        # Keep the reason femto gave up on an attempt (e.g. a launch timeout).
+        attempt.message = attempt.message or status.get("message") or status.get("reason")
         self.counters["tasks_failed_attempts"] += 1
         if attempt is not task.current:
             self._dirty_tasks[task.key] = task
@@ -725,16 +729,13 @@ class Engine:
             if self.halted:
                 return
             now = self.clock()
-            for tasks in self.tasks.values():
-                for task in tasks:
-                    attempt = task.current
-                    if (task.state is TaskState.LAUNCHING and attempt is not None
-                            and now - attempt.launched > self.config.launch_timeout):
-                        self._order_kill(task.mesos_id(attempt), attempt.agent_id)
-                        attempt.ended, attempt.state = now, "TIMED_OUT"
-                        job = self.jobs[task.job_id]
-                        self._retry_or_fail(job, task, attempt, Fault.INFRA,
-                                            f"not running after {self.config.launch_timeout}s")
+            for task in list(self.launching.values()):
+                attempt = task.attempts[-1]
+                if now - attempt.launched > self.config.launch_timeout:
+                    self._order_kill(task.mesos_id(attempt), attempt.agent_id)
+                    attempt.ended, attempt.state = now, "TIMED_OUT"
+                    self._retry_or_fail(self.jobs[task.job_id], task, attempt, Fault.INFRA,
+                                        f"not running after {self.config.launch_timeout}s")
             self._forget_ended_jobs()
             self._flush()
             self._send_kills(repeat=True)
@@ -777,6 +778,10 @@ class Engine:
         task.state = task_transition(task.state, state)
         job.counts[state] = job.counts.get(state, 0) + 1
         self._dirty_tasks[task.key] = task
+        if state is TaskState.LAUNCHING:
+            self.launching[task.key] = task
+        else:
+            self.launching.pop(task.key, None)
 
     def _order_kill(self, task_id: str, agent_id: str | None) -> None:
         if task_id not in self.kills:

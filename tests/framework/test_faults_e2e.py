@@ -164,3 +164,26 @@ def test_scheduler_restarted_mid_job_on_the_same_store(tmp_path: Path) -> None:
                 proc.wait(timeout=30)
     _, alive = psutil.wait_procs(executors, timeout=10)
     assert not alive, f"left behind: {alive}"
+
+
+def test_launch_timeout_kills_and_retries(tmp_path: Path) -> None:
+    # An executor that never subscribes: its tasks never reach TASK_RUNNING.
+    with running_service(tmp_path, executor_command="sleep 600", launch_timeout=1.0) as (
+        _, api
+    ):
+        upload(api, "d", DATA, 1)
+        job = submit(api, {"name": "stuck", "operation": "count", "inputs": ["d"],
+                           "max_retries": 0})
+
+        def timed_out_and_killed() -> list[dict] | None:
+            attempts = attempts_by_partition(api, job["id"])[0]
+            return attempts if len(attempts) >= 2 and attempts[0]["ended"] else None
+
+        attempts = wait_for(timed_out_and_killed, 30, "a timed-out attempt and a retry")
+        first = attempts[0]
+        assert first["fault"] == "infra" and "not running after 1.0s" in first["message"]
+        # The kill is confirmed by the master (repeated until it is).
+        wait_for(lambda: attempts_by_partition(api, job["id"])[0][0]["state"] == "TASK_KILLED",
+                 30, "the kill of the timed-out attempt to be confirmed")
+        assert api.get(f"/v1/jobs/{job['id']}").json()["state"] == "RUNNING"  # uncharged
+        assert api.delete(f"/v1/jobs/{job['id']}").json()["state"] == "CANCELLED"
