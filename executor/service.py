@@ -33,6 +33,8 @@ KILL_GRACE = COMMAND_GRACE_SECONDS + 2.0
 # Of the shutdown grace period, this much is kept for sending the updates and exiting before
 # the agent kills the executor; the rest is spent waiting for the tasks to stop.
 SHUTDOWN_MARGIN = 1.0
+# At most one progress message per task per this many seconds (none for quick tasks).
+PROGRESS_INTERVAL = 0.5
 
 _EVENT_FOR_OUTCOME = {
     Outcome.FINISHED: TaskEvent.FINISHED,
@@ -69,6 +71,7 @@ class _Task:
     # Set once nothing of the task runs any more: its worker returned, or it never started.
     stopped: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    last_progress: float = field(default_factory=time.monotonic)
 
 
 class FemtoExecutor(Executor):
@@ -242,8 +245,12 @@ class FemtoExecutor(Executor):
 
     def _progress(self, record: _Task, fraction: float) -> None:
         driver = self._driver
-        if driver is None or record.state is not TaskState.RUNNING:
-            return
+        if driver is None or record.state is not TaskState.RUNNING or fraction >= 1.0:
+            return  # TASK_FINISHED says 1.0 itself
+        now = time.monotonic()
+        if now - record.last_progress < PROGRESS_INTERVAL:
+            return  # short tasks would spend more on reporting progress than on work
+        record.last_progress = now
         message = {"task_id": record.task_id, "progress": fraction}
         try:
             driver.sendFrameworkMessage(json.dumps(message).encode())

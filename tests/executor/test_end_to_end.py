@@ -168,8 +168,8 @@ def test_tasks_share_one_executor_per_agent_and_kill_and_shutdown_leave_nothing(
             assert scheduler.states(f"sum.{i}.0") == ["TASK_RUNNING", "TASK_FINISHED"]
             partials.append(json.loads(decode_data(status.data))["result"]["value"])
         assert sum(partials) == pytest.approx(float(np.sum(data)), rel=1e-12)
-        progressed = {m["task_id"] for m in scheduler.progress if m["progress"] == 1.0}
-        assert {f"sum.{i}.0" for i in range(4)} <= progressed
+        # Quick tasks send no progress messages through the master.
+        assert not [m for m in scheduler.progress if m["task_id"].startswith("sum.")]
 
         # One long-lived executor per agent ran all of that agent's tasks, and stays up.
         executors = executor_processes()
