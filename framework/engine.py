@@ -415,20 +415,17 @@ class Engine:
                     offer["id"]["value"], agent, offer.get("hostname", ""), cpus, mem,
                     agent in self.executors,
                 ))
-            candidates, earliest = [], None
-            for task in self.pending.values():
-                if task.not_before > now:
-                    earliest = min(earliest or task.not_before, task.not_before)
-                    continue
-                candidates.append(self._candidate(task))
+            # Lazy: placement stops early once the offers are full. Tasks in their
+            # retry backoff already asked for a revive when it ends.
+            candidates = (self._candidate(t) for t in self.pending.values()
+                          if t.not_before <= now)
             plan = placement.place(
                 slots, candidates, now=now, locality_wait=self.config.locality_wait,
                 executor=placement.ExecutorCost(self.config.executor.cpus,
                                                 self.config.executor.mem),
             )
             if plan.waiting_for_locality:
-                earliest = min(earliest or now + 0.5, now + 0.5)
-            self.revive_at = earliest
+                self.revive_at = min(self.revive_at or now + 0.5, now + 0.5)
             launches = self._launch(plan, by_id, now)
             unused = [o for oid, o in by_id.items() if oid not in plan.by_offer]
             self._decline(unused, self.config.decline_seconds)

@@ -47,6 +47,9 @@ class Placement:
 
 
 _EPSILON = 1e-9
+# Once this many tasks in a row fit nowhere the offers are taken to be full: the
+# rest of a long queue is not walked for every offer.
+GIVE_UP_AFTER = 64
 
 
 def _fits(slot: OfferSlot, task: Candidate, executor: ExecutorCost) -> bool:
@@ -67,12 +70,15 @@ def place(
 ) -> Placement:
     """Assign tasks (in priority order) to offers; mutates the offers' free resources."""
     result = Placement()
+    misses = 0
     for task in tasks:
-        if not offers:
+        if not offers or misses >= GIVE_UP_AFTER:
             break
         fitting = [slot for slot in offers if _fits(slot, task, executor)]
         if not fitting:
+            misses += 1
             continue
+        misses = 0
         local = [slot for slot in fitting if slot.hostname in task.preferred_hosts]
         if task.preferred_hosts and not local and now - task.waiting_since < locality_wait:
             result.waiting_for_locality += 1

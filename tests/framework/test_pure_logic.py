@@ -120,3 +120,18 @@ def test_task_ids_round_trip_and_foreign_ids_are_rejected() -> None:
     assert parse_mesos_task_id("3f2a-uuid.12.3") == ("3f2a-uuid", 12, 3)
     assert parse_mesos_task_id("someone-elses-task") is None
     assert parse_mesos_task_id("a.b.c") is None
+
+
+def test_placement_stops_walking_the_queue_once_offers_are_full() -> None:
+    walked = 0
+
+    def queue():  # type: ignore[no-untyped-def]
+        nonlocal walked
+        for i in range(100_000):
+            walked += 1
+            yield task(f"t{i}")
+
+    plan = place([slot("o1", "a1")], queue(), now=0, locality_wait=3,
+                 executor=NO_EXECUTOR_COST)
+    assert plan.placed() == 4
+    assert walked < 100  # not the whole queue for one offer
