@@ -115,6 +115,9 @@ class Service:
             self.local_mesos = LocalMesos(
                 agents=opts.agents, cpus=opts.agent_cpus, mem=opts.agent_mem,
                 work_dir=opts.state_dir / "localmesos",
+                # Mesos's own status update retry: a shorter one floods a busy
+                # scheduler with duplicates of updates it has not acknowledged yet.
+                update_retry=10.0,
             )
             self.local_mesos.start()
             self.master = self.local_mesos.address

@@ -52,6 +52,7 @@ class LocalMesos:
         work_dir: str | Path | None = None,
         heartbeat_interval: float = 15.0,
         shutdown_grace: float = 3.0,
+        update_retry: float = 2.0,
     ) -> None:
         if agents < 1:
             raise ValueError(f"agents must be at least 1, not {agents}")
@@ -65,6 +66,8 @@ class LocalMesos:
         self._own_work_dir = work_dir is None
         self._work_dir = Path(work_dir or tempfile.mkdtemp(prefix="localmesos-"))
         self._heartbeat_interval = heartbeat_interval
+        # Unacknowledged updates are re-sent after this long, doubling (Mesos: 10 s).
+        self._update_retry = update_retry
         self._shutdown_grace = shutdown_grace
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -190,7 +193,9 @@ class LocalMesos:
 
     async def _main(self) -> None:
         self._stop_requested = asyncio.Event()
-        master = Master(heartbeat_interval=self._heartbeat_interval)
+        master = Master(heartbeat_interval=self._heartbeat_interval,
+                        update_retry=self._update_retry,
+                        update_retry_max=max(10.0, 10 * self._update_retry))
         serving: list[asyncio.Task[None]] = []
         master_socket = _bind(self._host, self._port)
         master.port = master_socket.getsockname()[1]
