@@ -50,5 +50,7 @@ class CallbackThread:
             description, fn = item
             try:
                 fn()
-            except Exception:
-                logger.exception("callback %s raised", description)
+            except Exception as exc:
+                # One line each: a stopping scheduler may refuse a burst of updates.
+                logger.error("callback %s raised %s: %s", description, type(exc).__name__, exc,
+                             exc_info=logger.isEnabledFor(logging.DEBUG))
