@@ -1,0 +1,106 @@
+"""No-op tasks on the embedded cluster beside multiprocessing.Pool running the same no-ops.
+
+Both sides report the end-to-end rate (all tasks / wall time) and the steady-state
+rate (completions between the 10th and 90th percentile of completion times), and
+`overhead_ms_per_task` = 1000/steady rate minus the no-op's own time / workers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.cluster import expect, femto, run_job, upload
+from bench.stats import overhead_ms, ratio, steady_rate
+from jobs.operations.noop import Noop, NoopParams
+
+# Two agents, each running one executor process: the peer gets as many processes.
+WORKERS = 2
+PARTITION = np.zeros(1)
+OVERHEAD_DEFINITION = (
+    "1000 / steady tasks/s - (in-process time of one no-op) / workers; steady = "
+    "completions between the 10th and 90th percentile of completion times"
+)
+
+
+def noop_task(index: int) -> float:
+    """The work of one task, as femto's executor runs it; returns when it ended."""
+    Noop().map([PARTITION], NoopParams(), None)
+    return time.time()
+
+
+def noop_seconds(repeat: int = 10_000) -> float:
+    """The no-op's own cost per call in this process (the 'work' of a task)."""
+    start = time.perf_counter()
+    for i in range(repeat):
+        noop_task(i)
+    return (time.perf_counter() - start) / repeat
+
+
+def figures(n: int, wall: float, completions: list[float], work: float) -> dict[str, float]:
+    rate = steady_rate(completions)
+    return {
+        "tasks": n, "wall_s": wall, "tasks_per_s": n / wall,
+        "steady_tasks_per_s": rate,
+        "overhead_ms_per_task": overhead_ms(rate, work, WORKERS),
+        "end_to_end_overhead_ms_per_task": overhead_ms(n / wall, work, WORKERS),
+    }
+
+
+def completion_times(tasks: list[dict[str, Any]]) -> list[float]:
+    """When each task's finishing attempt ended (epoch seconds, millisecond precision)."""
+    ends = []
+    for task in tasks:
+        finished = [a for a in task["attempts"] if a["state"] == "TASK_FINISHED"]
+        ends.append(datetime.fromisoformat(finished[0]["ended"]).timestamp())
+    return ends
+
+
+def measure_femto(n: int, state_dir: Path, work: float) -> dict[str, Any]:
+    spec = {"name": "bench-noop", "operation": "noop", "inputs": ["noop"],
+            "resources": {"cpus": 0.01, "mem": 1}, "max_retries": 0}
+    with femto(state_dir, agent_cpus=8.0, agent_mem=8192.0) as client:
+        upload(client, "warm", np.zeros(WORKERS * 4), WORKERS * 4)
+        upload(client, "noop", np.zeros(n), n)
+        # A warm-up job starts both executors, so the measured job finds them running.
+        run_job(client, {**spec, "name": "bench-warm-up", "inputs": ["warm"]}, 120.0)
+        wall, job = run_job(client, spec, 600.0)
+        if job["result"] != {"tasks": n}:
+            raise RuntimeError(f"noop job result {job['result']}, expected {n} tasks")
+        tasks = expect(client.get(f"/v1/jobs/{job['id']}/tasks"), 200)
+    return {**figures(n, wall, completion_times(tasks), work),
+            "agents": 2, "executor_processes": WORKERS,
+            "includes": "POST /v1/jobs to FINISHED observed by polling every 10 ms; "
+                        "dataset uploaded and executors started by a warm-up job before"}
+
+
+def measure_pool(n: int, work: float) -> dict[str, Any]:
+    with multiprocessing.get_context("spawn").Pool(WORKERS) as pool:
+        pool.map(noop_task, range(WORKERS * 4), chunksize=1)  # warm: workers up, imports done
+        start = time.perf_counter()
+        epoch_start = time.time()
+        completions = list(pool.imap_unordered(noop_task, range(n), chunksize=1))
+        wall = time.perf_counter() - start
+    if len(completions) != n or min(completions) < epoch_start:
+        raise RuntimeError("the Pool peer lost or misdated tasks")
+    return {**figures(n, wall, completions, work), "workers": WORKERS, "chunksize": 1,
+            "includes": "imap_unordered over a started Pool (spawn), chunksize 1"}
+
+
+def run_throughput(n: int, workdir: Path) -> dict[str, Any]:
+    work = noop_seconds()
+    result = measure_femto(n, workdir / "throughput", work)
+    peer = measure_pool(n, work)
+    return {
+        **result, "noop_us": work * 1e6, "overhead_definition": OVERHEAD_DEFINITION,
+        "peer": peer,
+        "ratio": ratio(result["overhead_ms_per_task"], peer["overhead_ms_per_task"]),
+        "ratio_of": "overhead_ms_per_task femto / Pool",
+        "target": {"overhead_ms_per_task": 2.0,
+                   "met": result["overhead_ms_per_task"] <= 2.0},
+    }
