@@ -327,8 +327,14 @@ def test_cancel_kills_a_running_command_and_its_process_group(tmp_path: Path) ->
     worker = threading.Thread(target=lambda: outcomes.append(run(task, cancel)))
     worker.start()
     me = psutil.Process()
+
+    def sleepers() -> list[psutil.Process]:
+        # Only this test's command and grandchild: other tests' processes may be exiting.
+        return [k for k in me.children(recursive=True)
+                if "time.sleep(60)" in " ".join(k.cmdline())]
+
     children = wait_for(
-        lambda: (kids := me.children(recursive=True)) and len(kids) >= 2 and kids,
+        lambda: (kids := sleepers()) and len(kids) >= 2 and kids,
         20,
         "the command and its grandchild to start",
     )
