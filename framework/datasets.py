@@ -8,14 +8,13 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import numpy as np
 from pydantic import ValidationError
 
-from framework.errors import BadRequest, Conflict, Invalid, NotFound
+from framework.errors import BadRequest, Conflict, Invalid, NotFound, error_details
 from framework.store import KeyConflict, Store
-from jobs.datasets import RegisterDataset, load_npy, npy_bytes, split
+from jobs.datasets import RegisterDataset, file_uri_path, load_npy, npy_bytes, split
 from jobs.names import NAME_PATTERN
 
 DEFAULT_PARTITIONS = 8
@@ -27,13 +26,6 @@ def check_name(name: str) -> None:
             f"dataset name {name!r} must match {NAME_PATTERN}",
             [{"loc": "name", "msg": "invalid dataset name"}],
         )
-
-
-def local_path(uri: str | None) -> Path | None:
-    if not uri:
-        return None
-    parsed = urlparse(uri)
-    return Path(unquote(parsed.path)) if parsed.scheme == "file" else None
 
 
 class Datasets:
@@ -93,7 +85,7 @@ class Datasets:
         try:
             request = RegisterDataset.model_validate(body)
         except ValidationError as exc:
-            raise Invalid("invalid dataset registration", pydantic_details(exc)) from exc
+            raise Invalid("invalid dataset registration", error_details(exc.errors())) from exc
         check_name(request.name)
         total = sum(p.length for p in request.partitions)
         doc = {
@@ -153,8 +145,8 @@ class Datasets:
         part = doc["partitions"][index]
         if part["blob"]:
             return self.store.get_blob(part["blob"])
-        path = local_path(part["uri"])
-        if path is None or not path.exists():
+        path = Path(file_uri_path(part["uri"]))  # registration checked it is file:///
+        if not path.exists():
             raise NotFound(
                 f"partition {index} of {name!r} lies on {part['host']} ({part['uri']}), "
                 "which this scheduler cannot read",
@@ -186,9 +178,3 @@ class Datasets:
 
 def output_blob(job_id: str, partition: int) -> str:
     return f"out/{job_id}/{partition}"
-
-
-def pydantic_details(exc: ValidationError) -> list[dict[str, Any]]:
-    return [
-        {"loc": ".".join(str(p) for p in err["loc"]), "msg": err["msg"]} for err in exc.errors()
-    ]

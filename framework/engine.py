@@ -42,6 +42,7 @@ from framework.states import (
     task_transition,
 )
 from framework.store import KeyConflict, Store, StoreError
+from jobs.datasets import load_npy
 from jobs.operations import UnknownOperation, get_operation
 from jobs.operations.base import Query
 from jobs.spec import SpecError, parse_job_spec, spec_fingerprint
@@ -347,8 +348,6 @@ class Engine:
 
     def accept_output(self, job_id: str, partition: int, body: bytes) -> dict[str, Any]:
         """Store a transform's output partition, uploaded by the executor."""
-        from jobs.datasets import load_npy  # local: only this path parses uploads
-
         with self.lock:
             self._check_leading()
             job = self.jobs.get(job_id)

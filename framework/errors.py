@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -40,3 +41,10 @@ class Invalid(FemtoError):
 
 class Unavailable(FemtoError):
     status = 503
+
+
+def error_details(errors: Iterable[Any]) -> list[dict[str, Any]]:
+    """pydantic's (or FastAPI's) validation errors as `details`, each naming its field."""
+    return [
+        {"loc": ".".join(str(part) for part in err["loc"]), "msg": err["msg"]} for err in errors
+    ]

@@ -53,7 +53,6 @@ TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
 
 TERMINAL_JOB_STATES = frozenset(s for s, nxt in JOB_TRANSITIONS.items() if not nxt)
 TERMINAL_TASK_STATES = frozenset(s for s, nxt in TASK_TRANSITIONS.items() if not nxt)
-LIVE_TASK_STATES = frozenset({TaskState.LAUNCHING, TaskState.RUNNING})
 
 
 def job_transition(current: JobState, new: JobState) -> JobState:

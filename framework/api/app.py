@@ -23,6 +23,7 @@ from framework.errors import (
     TooLarge,
     Unauthorized,
     Unavailable,
+    error_details,
 )
 from framework.states import JobState
 from framework.store import Fenced, StoreUnavailable
@@ -214,9 +215,7 @@ def create_app(service: ServiceInfo, *, token: str | None, max_upload: int = 4 <
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [
-            {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]} for e in exc.errors()
-        ]
+        details = error_details(exc.errors())
         return error(422, "invalid request: " + "; ".join(
             f"{d['loc']}: {d['msg']}" for d in details), details)
 
