@@ -223,7 +223,8 @@ class LocalMesos:
         while not self._stop_requested.is_set():
             master.tick()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop_requested.wait(), TICK_SECONDS)
+                async with asyncio.timeout(TICK_SECONDS):
+                    await self._stop_requested.wait()
         await master.stop()
         for server in self._servers.values():
             server.should_exit = True

@@ -111,7 +111,8 @@ async def terminate(process: asyncio.subprocess.Process, grace: float) -> None:
     if process.returncode is None:
         signal_group(process.pid, signal.SIGTERM)
         try:
-            await asyncio.wait_for(process.wait(), grace)
+            async with asyncio.timeout(grace):
+                await process.wait()
         except TimeoutError:
             log.debug("pid %d ignored SIGTERM for %.1fs: SIGKILL", process.pid, grace)
             signal_group(process.pid, signal.SIGKILL)

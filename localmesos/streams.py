@@ -41,7 +41,8 @@ class EventStream:
     async def records(self) -> AsyncIterator[bytes]:
         while True:
             try:
-                record = await asyncio.wait_for(self._queue.get(), self._heartbeat)
+                async with asyncio.timeout(self._heartbeat):
+                    record = await self._queue.get()
             except TimeoutError:
                 yield encode_event({"type": "HEARTBEAT"})
                 continue

@@ -313,7 +313,8 @@ class MesosExecutorDriver:
         request = client.build_request(
             "POST", self._url, json=self._subscribe_body(), headers=JSON_HEADERS
         )
-        response = await asyncio.wait_for(client.send(request, stream=True), SUBSCRIBE_TIMEOUT)
+        async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+            response = await client.send(request, stream=True)
         try:
             if response.status_code != 200:
                 text = (await response.aread()).decode("utf-8", "replace")

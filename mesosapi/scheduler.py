@@ -370,7 +370,8 @@ class MesosSchedulerDriver:
                 # so a stale instance cannot keep stealing the framework back.
                 subscribe["force"] = not self._forced_once
         request = client.build_request("POST", target + API_PATH, json=body, headers=JSON_HEADERS)
-        response = await asyncio.wait_for(client.send(request, stream=True), SUBSCRIBE_TIMEOUT)
+        async with asyncio.timeout(SUBSCRIBE_TIMEOUT):
+            response = await client.send(request, stream=True)
         try:
             await self._read_subscription(response, target)
         finally:

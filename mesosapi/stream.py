@@ -29,7 +29,8 @@ async def iter_events(
     while True:
         timeout = idle_timeout()
         try:
-            chunk = await asyncio.wait_for(anext(chunks), timeout)
+            async with asyncio.timeout(timeout):
+                chunk = await anext(chunks)
         except StopAsyncIteration:
             raise StreamEnded("the event stream was closed by the peer") from None
         except TimeoutError:
