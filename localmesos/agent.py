@@ -123,19 +123,34 @@ class Agent:
         self.executors: dict[tuple[str, str], Executor] = {}
         self.commands: dict[tuple[str, str], CommandTask] = {}
         self.task_resources: dict[tuple[str, str], Resources] = {}
+        # Kept as running sums: the master reads them on every allocation, and summing
+        # thousands of tasks each time made allocation the embedded cluster's hot spot.
+        self.used = Resources()
+        self.used_by: dict[str, Resources] = {}  # per framework id
         self._seen_updates: set[str] = set()
         self._background = Background(f"agent {agent_id}")
 
     # ------------------------------------------------------------------ accounting
 
-    @property
-    def used(self) -> Resources:
-        total = Resources()
-        for resources in self.task_resources.values():
-            total = total + resources
-        for executor in self.executors.values():
-            total = total + executor.resources
-        return total
+    def _hold(self, framework_id: str, resources: Resources) -> None:
+        self.used = self.used + resources
+        self.used_by[framework_id] = self.used_by.get(framework_id, Resources()) + resources
+
+    def _free(self, framework_id: str, resources: Resources) -> None:
+        self.used = self.used - resources
+        self.used_by[framework_id] = self.used_by[framework_id] - resources
+
+    def _hold_task(self, framework_id: str, task_id: str, resources: Resources) -> None:
+        self._free_task(framework_id, task_id)
+        self.task_resources[(framework_id, task_id)] = resources
+        self._hold(framework_id, resources)
+
+    def _free_task(self, framework_id: str, task_id: str) -> bool:
+        resources = self.task_resources.pop((framework_id, task_id), None)
+        if resources is None:
+            return False
+        self._free(framework_id, resources)
+        return True
 
     def info(self) -> dict[str, Any]:
         """AgentInfo as protobuf JSON."""
@@ -170,8 +185,9 @@ class Agent:
         """Starts `tasks` (already validated and accounted by the master)."""
         framework_id = framework_info["id"]["value"]
         for task in tasks:
-            key = (framework_id, task["task_id"]["value"])
-            self.task_resources[key] = Resources.parse(task.get("resources"))
+            self._hold_task(
+                framework_id, task["task_id"]["value"], Resources.parse(task.get("resources"))
+            )
         if executor_info is None:
             for task in tasks:
                 self._start_command(framework_id, task)
@@ -210,6 +226,7 @@ class Agent:
             framework_id, executor_id, info, framework_info, resources, directory, container_id
         )
         self.executors[(framework_id, executor_id)] = executor
+        self._hold(framework_id, resources)
         self._background.run(self._run_executor(executor))
         return executor
 
@@ -270,6 +287,7 @@ class Agent:
                 },
             )
         del self.executors[(executor.framework_id, executor.executor_id)]
+        self._free(executor.framework_id, executor.resources)
         status = processes_status(returncode)
         self.master.executor_terminated(self, executor.framework_id, executor.executor_id, status)
         self.master.resources_released(self)
@@ -396,7 +414,8 @@ class Agent:
         if process is None:
             return
         try:
-            await asyncio.wait_for(process.wait(), self.shutdown_grace)
+            async with asyncio.timeout(self.shutdown_grace):
+                await process.wait()
         except TimeoutError:
             await processes.terminate(process, self.shutdown_grace)
 
@@ -476,7 +495,7 @@ class Agent:
 
     def forget_framework_tasks(self, framework_id: str, task_ids: list[str]) -> None:
         for task_id in task_ids:
-            self.task_resources.pop((framework_id, task_id), None)
+            self._free_task(framework_id, task_id)
         self.master.resources_released(self)
 
     # ------------------------------------------------------------------ status updates
@@ -495,7 +514,7 @@ class Agent:
             for executor in self.executors.values():
                 if executor.framework_id == framework_id:
                     executor.tasks.pop(task_id, None)
-            if self.task_resources.pop((framework_id, task_id), None) is not None:
+            if self._free_task(framework_id, task_id):
                 self.master.resources_released(self)
         self.master.status_update(self, framework_id, status, from_executor)
 

@@ -713,9 +713,8 @@ class Master:
             framework.filters = {a: f for a, f in framework.filters.items() if f.until > current}
             if framework.state is FrameworkState.CONNECTED and not framework.suppressed:
                 used = sum(
-                    t.resources.scalars.get("cpus", 0.0)
-                    for t in framework.tasks.values()
-                    if t.state not in TERMINAL_TASK_STATES
+                    agent.used_by.get(framework.id, Resources()).scalars.get("cpus", 0.0)
+                    for agent in self.agents.values()
                 )
                 candidates.append(
                     Candidate(framework.id, allocated[framework.id] + used, framework.filters)
