@@ -400,7 +400,10 @@ class Engine:
             now = self.clock()
             if not self.pending:
                 self._decline(offers, self.config.idle_decline_seconds)
-                if not self.jobs and not self.suppressed:
+                # Nothing to launch until a submission or a retry, and both revive.
+                # Staying subscribed would bring an offer (and a decline) each time a
+                # running task frees its resources.
+                if not self.suppressed:
                     self._call(lambda d: d.suppressOffers())
                     self.suppressed = True
                 return
