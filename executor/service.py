@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from executor.delayed import FixedDelay
 from executor.httpio import new_client
 from executor.pool import WorkerPool
 from executor.runner import Outcome, TaskOutcome, run_task
@@ -35,6 +36,11 @@ KILL_GRACE = COMMAND_GRACE_SECONDS + 2.0
 SHUTDOWN_MARGIN = 1.0
 # At most one progress message per task per this many seconds (none for quick tasks).
 PROGRESS_INTERVAL = 0.5
+# TASK_RUNNING is held back this long after a task starts; a task that ends sooner sends only
+# its terminal update. Well below any launch timeout, and short beside a human watching.
+RUNNING_DELAY = 0.05
+
+LIVE = frozenset({TaskState.STARTED, TaskState.RUNNING})  # working and not asked to stop
 
 _EVENT_FOR_OUTCOME = {
     Outcome.FINISHED: TaskEvent.FINISHED,
@@ -71,7 +77,7 @@ class _Task:
     # Set once nothing of the task runs any more: its worker returned, or it never started.
     stopped: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    last_progress: float = field(default_factory=time.monotonic)
+    last_progress: float = 0.0  # when the last progress message went, or the task started
 
 
 class FemtoExecutor(Executor):
@@ -79,6 +85,7 @@ class FemtoExecutor(Executor):
 
     def __init__(self, *, workers: int | None = None) -> None:
         self._pool = WorkerPool(workers or default_workers())
+        self._running_reports = FixedDelay(RUNNING_DELAY, "running-reports")
         self._http = new_client()
         self._tasks: dict[str, _Task] = {}
         self._lock = threading.Lock()
@@ -170,12 +177,16 @@ class FemtoExecutor(Executor):
         """After the driver has ended: stop every task still running, then the workers."""
         self._driver = None
         self.kill_all(wait)
+        self._running_reports.close()
         self._pool.close(timeout=0)
         self._http.close()
 
     def _work(self, record: _Task) -> None:
-        if self._apply(record, TaskEvent.START) is not TaskState.RUNNING:
+        if self._apply(record, TaskEvent.START) is not TaskState.STARTED:
             return  # killed while it waited for a worker
+        self._running_reports.submit(lambda: self._apply(record, TaskEvent.REPORT))
+        # The progress interval runs from the start: time spent queued is not progress.
+        record.last_progress = time.monotonic()
         try:
             outcome = run_task(
                 record.data,
@@ -245,7 +256,7 @@ class FemtoExecutor(Executor):
 
     def _progress(self, record: _Task, fraction: float) -> None:
         driver = self._driver
-        if driver is None or record.state is not TaskState.RUNNING or fraction >= 1.0:
+        if driver is None or record.state not in LIVE or fraction >= 1.0:
             return  # TASK_FINISHED says 1.0 itself
         now = time.monotonic()
         if now - record.last_progress < PROGRESS_INTERVAL:

@@ -1,8 +1,11 @@
 """The life of one task inside the executor, as an explicit state machine.
 
-QUEUED -> RUNNING -> FINISHED | FAILED | LOST, and KILL from anywhere not terminal. A KILL of a
-running task goes through KILLING: the task is asked to stop and whatever it still produces
-is dropped; it becomes KILLED when its worker returns or its kill grace period runs out,
+QUEUED -> STARTED -> RUNNING -> FINISHED | FAILED | LOST, and KILL from anywhere not
+terminal. STARTED is a task whose worker has begun but whose TASK_RUNNING is held back for a
+moment: a task that ends within it sends its terminal update alone, which halves the updates
+(and the acknowledgements through the master) of short tasks. A KILL of a started or running
+task goes through KILLING: the task is asked to stop and whatever it still produces is
+dropped; it becomes KILLED when its worker returns or its kill grace period runs out,
 whichever comes first. Only entering a state sends a status update, and a terminal state has
 no way out, so each task gets exactly one terminal update.
 """
@@ -14,6 +17,7 @@ from enum import Enum
 
 class TaskState(Enum):
     QUEUED = "QUEUED"
+    STARTED = "STARTED"  # working; TASK_RUNNING not sent yet
     RUNNING = "RUNNING"
     KILLING = "KILLING"
     FINISHED = "FINISHED"
@@ -24,6 +28,7 @@ class TaskState(Enum):
 
 class TaskEvent(Enum):
     START = "START"  # a worker picked the task up
+    REPORT = "REPORT"  # the task has worked long enough to be reported running
     KILL = "KILL"  # the scheduler or a shutdown asked for the task to stop
     FINISHED = "FINISHED"  # the worker returned: the work succeeded
     FAILED = "FAILED"  # the worker returned: the work failed
@@ -33,8 +38,14 @@ class TaskEvent(Enum):
 
 
 TRANSITIONS: dict[tuple[TaskState, TaskEvent], TaskState] = {
-    (TaskState.QUEUED, TaskEvent.START): TaskState.RUNNING,
+    (TaskState.QUEUED, TaskEvent.START): TaskState.STARTED,
     (TaskState.QUEUED, TaskEvent.KILL): TaskState.KILLED,
+    (TaskState.STARTED, TaskEvent.REPORT): TaskState.RUNNING,
+    (TaskState.STARTED, TaskEvent.KILL): TaskState.KILLING,
+    (TaskState.STARTED, TaskEvent.FINISHED): TaskState.FINISHED,
+    (TaskState.STARTED, TaskEvent.FAILED): TaskState.FAILED,
+    (TaskState.STARTED, TaskEvent.LOST): TaskState.LOST,
+    (TaskState.STARTED, TaskEvent.STOPPED): TaskState.KILLED,
     (TaskState.RUNNING, TaskEvent.KILL): TaskState.KILLING,
     (TaskState.RUNNING, TaskEvent.FINISHED): TaskState.FINISHED,
     (TaskState.RUNNING, TaskEvent.FAILED): TaskState.FAILED,
@@ -49,7 +60,7 @@ TRANSITIONS: dict[tuple[TaskState, TaskEvent], TaskState] = {
 
 TERMINAL = frozenset({TaskState.FINISHED, TaskState.FAILED, TaskState.LOST, TaskState.KILLED})
 
-# The Mesos TaskState reported on entering each state; KILLING is internal.
+# The Mesos TaskState reported on entering each state; STARTED and KILLING are internal.
 MESOS_STATE: dict[TaskState, str] = {
     TaskState.RUNNING: "TASK_RUNNING",
     TaskState.FINISHED: "TASK_FINISHED",

@@ -50,13 +50,18 @@ class RecordingDriver:
             return [u["state"] for u in self.updates if u["task_id"]["value"] == task_id]
 
     def wait_terminal(self, task_id: str, timeout: float = 20) -> list[str]:
+        return self.wait_state(task_id, {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED"}, timeout)
+
+    def wait_state(self, task_id: str, wanted: set[str], timeout: float = 20) -> list[str]:
+        """The task's updates so far, once the last one is in `wanted`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             states = self.states(task_id)
-            if states and states[-1] in {"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED"}:
+            if states and states[-1] in wanted:
                 return states
             time.sleep(0.02)
-        raise AssertionError(f"{task_id} did not end within {timeout}s: {self.states(task_id)}")
+        states = self.states(task_id)
+        raise AssertionError(f"{task_id} sent no {wanted} within {timeout}s: {states}")
 
     def update(self, task_id: str, state: str) -> dict[str, Any]:
         return next(
@@ -114,11 +119,12 @@ def commands_running(count: int, timeout: float = 20) -> list[psutil.Process]:
     raise AssertionError(f"{count} command(s) did not start within {timeout}s")
 
 
-def test_a_query_reports_running_and_its_result_without_chatter(
+def test_a_quick_query_reports_its_result_alone_without_chatter(
     tmp_path: Path, driver: RecordingDriver, executor: FemtoExecutor
 ) -> None:
     executor.launchTask(driver, task_info("j.0.0", sum_task(tmp_path, np.arange(10.0))))
-    assert driver.wait_terminal("j.0.0") == ["TASK_RUNNING", "TASK_FINISHED"]
+    # It ends within RUNNING_DELAY, so its terminal update is the only one.
+    assert driver.wait_terminal("j.0.0") == ["TASK_FINISHED"]
     finished = driver.update("j.0.0", "TASK_FINISHED")
     assert json.loads(base64.b64decode(finished["data"])) == {"result": {"value": 45.0}}
     assert finished["source"] == "SOURCE_EXECUTOR"
@@ -132,7 +138,7 @@ def test_progress_is_reported_at_milestones_once_a_task_has_run_a_while(
 ) -> None:
     monkeypatch.setattr(service, "PROGRESS_INTERVAL", 0.0)  # every task counts as long
     executor.launchTask(driver, task_info("j.1.0", sum_task(tmp_path, np.arange(10.0))))
-    assert driver.wait_terminal("j.1.0") == ["TASK_RUNNING", "TASK_FINISHED"]
+    assert driver.wait_terminal("j.1.0") == ["TASK_FINISHED"]
     progress = [m["progress"] for m in driver.messages if m["task_id"] == "j.1.0"]
     assert progress == [0.3]  # inputs read; 1.0 is what TASK_FINISHED means
 
@@ -143,7 +149,7 @@ def test_many_tasks_share_the_pool_and_each_ends_once(
     for i in range(12):
         executor.launchTask(driver, task_info(f"j.{i}.0", sum_task(tmp_path, np.ones(i + 1))))
     for i in range(12):
-        assert driver.wait_terminal(f"j.{i}.0") == ["TASK_RUNNING", "TASK_FINISHED"]
+        assert driver.wait_terminal(f"j.{i}.0") == ["TASK_FINISHED"]
         data = json.loads(base64.b64decode(driver.update(f"j.{i}.0", "TASK_FINISHED")["data"]))
         assert data == {"result": {"value": float(i + 1)}}
 
@@ -154,11 +160,11 @@ def test_a_bad_payload_fails_the_task_not_the_executor(
     executor.launchTask(driver, task_info("bad.0.0", b"{not json"))
     not_base64 = {"task_id": {"value": "bad.1.0"}, "data": "%%%"}
     executor.launchTask(driver, not_base64)
-    assert driver.wait_terminal("bad.0.0") == ["TASK_RUNNING", "TASK_FAILED"]
+    assert driver.wait_terminal("bad.0.0") == ["TASK_FAILED"]
     assert "not JSON" in driver.update("bad.0.0", "TASK_FAILED")["message"]
     assert driver.wait_terminal("bad.1.0")[-1] == "TASK_FAILED"
     executor.launchTask(driver, task_info("ok.0.0", sum_task(tmp_path, np.ones(3))))
-    assert driver.wait_terminal("ok.0.0") == ["TASK_RUNNING", "TASK_FINISHED"]
+    assert driver.wait_terminal("ok.0.0") == ["TASK_FINISHED"]
 
 
 def test_kill_of_a_running_command_ends_its_process_and_reports_killed_once(
@@ -166,6 +172,8 @@ def test_kill_of_a_running_command_ends_its_process_and_reports_killed_once(
 ) -> None:
     executor.launchTask(driver, task_info("k.0.0", command_task(tmp_path, SLEEP)))
     [child] = commands_running(1)
+    # A task that outlives RUNNING_DELAY is reported running.
+    assert driver.wait_state("k.0.0", {"TASK_RUNNING"}) == ["TASK_RUNNING"]
     executor.killTask(driver, {"value": "k.0.0"})
     executor.killTask(driver, {"value": "k.0.0"})
     assert driver.wait_terminal("k.0.0") == ["TASK_RUNNING", "TASK_KILLED"]
@@ -191,7 +199,8 @@ def test_kill_after_the_task_ended_sends_nothing(
     executor.launchTask(driver, task_info("d.0.0", sum_task(tmp_path, np.ones(3))))
     driver.wait_terminal("d.0.0")
     executor.killTask(driver, {"value": "d.0.0"})
-    assert driver.states("d.0.0") == ["TASK_RUNNING", "TASK_FINISHED"]
+    time.sleep(2 * service.RUNNING_DELAY)  # a late RUNNING or KILLED would arrive now
+    assert driver.states("d.0.0") == ["TASK_FINISHED"]
 
 
 def test_shutdown_kills_every_task_within_the_grace_period(
@@ -201,6 +210,8 @@ def test_shutdown_kills_every_task_within_the_grace_period(
         executor.launchTask(driver, task_info(f"s.{i}.0", command_task(tmp_path, SLEEP)))
     executor.launchTask(driver, task_info("s.2.0", sum_task(tmp_path, np.ones(3))))
     children = commands_running(2)
+    for i in range(2):
+        driver.wait_state(f"s.{i}.0", {"TASK_RUNNING"})
     started = time.monotonic()
     executor.shutdown(driver)
     assert time.monotonic() - started < driver.environment.shutdown_grace_period
