@@ -284,8 +284,13 @@ def test_scheduler_failover_keeps_the_task_running(harness: Harness) -> None:
     recorder.wait(lambda k, v: k == "reregistered")
     assert second.framework_id == framework_id
     second.reconcileTasks([{"task_id": running.task_id}])
-    reconciled = recorder.update("survivor", "TASK_RUNNING")
-    assert reconciled.reason == "REASON_RECONCILIATION"
+    # The first driver may have stopped before acknowledging TASK_RUNNING; then the
+    # master re-sends it to the new subscriber too, beside the reconciliation answer.
+    reconciled = recorder.wait(
+        lambda k, v: k == "update" and v.task_id.value == "survivor"
+        and v.reason == "REASON_RECONCILIATION"
+    )
+    assert reconciled.state == "TASK_RUNNING"
     assert reconciled.agent_id == offer.agent_id
 
     finish(second, running)
