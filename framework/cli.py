@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import signal
 import sys
@@ -44,6 +45,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     service.start()
+    # Everything made so far (imported modules, app, clients) lives as long as the process:
+    # moved out of the collector's sight, full collections scan only what came since, and
+    # no longer pause every thread (an API request among them) for ~60 ms.
+    gc.freeze()
     print(f"femto API at {service.url}", flush=True)
     try:
         stop.wait()
