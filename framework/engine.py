@@ -137,7 +137,11 @@ class Engine:
         self.next_implicit_reconcile = 0.0
         self._dirty_tasks: dict[str, Task] = {}
         self._dirty_jobs: dict[str, Job] = {}
-        self._outbox: list[Callable[[Driver], None]] = []  # Mesos calls, sent unlocked
+        self._queued: list[Callable[[Driver], None]] = []  # Mesos calls of this section
+        self._outbox: list[Callable[[Driver], None]] = []  # ...handed to the sender thread
+        # Its own lock, not the engine's: halt() must never wait behind a store call.
+        self._outbox_ready = threading.Condition()
+        self._sender: threading.Thread | None = None
         self.last_revive = -REVIVE_INTERVAL
         self.counters: dict[str, int] = {
             "tasks_launched": 0, "tasks_finished": 0, "tasks_failed_attempts": 0,
@@ -146,27 +150,41 @@ class Engine:
 
     @contextmanager
     def _acting(self) -> Iterator[None]:
-        """The engine lock. Mesos calls queued while holding it are sent once it is
-        released, so neither the API nor Mesos callbacks wait on the master."""
+        """The engine lock. Mesos calls queued while holding it go to the sender thread
+        once the section is over (after its writes), so neither the API nor Mesos
+        callbacks wait on the master."""
         with self.lock:
-            yield
-        self._drain()
-
-    def _drain(self) -> None:
-        with self.lock:
-            actions, self._outbox = self._outbox, []
-            driver = self.driver
-        if driver is None:
-            return
-        for action in actions:
             try:
-                action(driver)
-            except MesosError as exc:
-                log.debug("mesos call failed (retried when due): %s", exc)
+                yield
+            finally:
+                if self._queued:
+                    with self._outbox_ready:
+                        self._outbox += self._queued
+                        self._outbox_ready.notify()
+                    self._queued = []
+
+    def _send_calls(self) -> None:
+        """The sender thread: Mesos calls in the order they were queued, until halted."""
+        while True:
+            with self._outbox_ready:
+                self._outbox_ready.wait_for(lambda: self._outbox or self.halted)
+                if self.halted:
+                    return
+                actions, self._outbox = self._outbox, []
+            driver = self.driver
+            if driver is None:
+                continue
+            for action in actions:
+                try:
+                    action(driver)
+                except MesosError as exc:
+                    log.debug("mesos call failed (retried when due): %s", exc)
 
     def halt(self) -> None:
         """Stop acting at once; called without the lock from ZooKeeper's thread."""
         self.halted = True
+        with self._outbox_ready:
+            self._outbox_ready.notify()
 
     def _check_leading(self) -> None:
         if self.halted:
@@ -372,6 +390,11 @@ class Engine:
     def attach(self, driver: Driver) -> None:
         with self.lock:
             self.driver = driver
+            if self._sender is None:
+                self._sender = threading.Thread(
+                    target=self._send_calls, name="femto-mesos-calls", daemon=True
+                )
+                self._sender.start()
 
     def on_subscribed(self, framework_id: str) -> None:
         with self._acting():
@@ -817,10 +840,10 @@ class Engine:
             self.counters["offers_declined"] += len(offers)
 
     def _call(self, action: Callable[[Driver], None]) -> None:
-        """Queue a Mesos call; `_acting` sends it once the lock is released. A call
-        that fails is not lost for good: kills repeat, reconciliation retries, and
-        a resubscription revives offers."""
-        self._outbox.append(action)
+        """Queue a Mesos call; it goes out once the section is over. A call that fails
+        is not lost for good: kills repeat, reconciliation retries, and a
+        resubscription revives offers."""
+        self._queued.append(action)
 
     def _flush(self) -> None:
         if self.halted:
