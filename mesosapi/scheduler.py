@@ -9,12 +9,14 @@ caller's thread and raise at once if the driver is not subscribed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import getpass
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 import httpx
@@ -43,6 +45,8 @@ BACKOFF_BASE = 0.2
 # The docs recommend reconnecting with a backoff of at most ~15 s.
 BACKOFF_CAP = 15.0
 MAX_REDIRECTS = 5
+# Acknowledgements in flight at once: one at a time fell behind the updates at ~500 tasks/s.
+ACK_SENDERS = 4
 
 
 class Scheduler:
@@ -144,6 +148,9 @@ class MesosSchedulerDriver:
         self._state = StateMachine()
         self._detector = MasterDetector(master, on_change=self._leader_changed)
         self._callbacks = CallbackThread("mesos-scheduler-callbacks")
+        # Implicit acknowledgements go out from their own threads, a few at once, so the
+        # next update's callback runs while earlier ACKNOWLEDGEs are on their way.
+        self._acks = ThreadPoolExecutor(ACK_SENDERS, thread_name_prefix="mesos-scheduler-ack")
         self._io = LoopThread("mesos-scheduler-io", self._main)
         self._client = httpx.Client(auth=self._auth, timeout=CALL_TIMEOUT)
         self._subscription: asyncio.Task[None] | None = None
@@ -174,6 +181,8 @@ class MesosSchedulerDriver:
         self._io.cancel()
         self._io.join()
         self._callbacks.finish()
+        # Unsent acknowledgements are dropped: the master re-sends those updates.
+        self._acks.shutdown(wait=False, cancel_futures=True)
         self._detector.stop()
         self._client.close()
 
@@ -307,6 +316,8 @@ class MesosSchedulerDriver:
         finally:
             self._state.stop()
             self._callbacks.finish()
+        # Unsent acknowledgements are dropped: the master re-sends those updates.
+        self._acks.shutdown(wait=False, cancel_futures=True)
 
     async def _connect_loop(self, client: httpx.AsyncClient) -> None:
         attempt = 0
@@ -460,14 +471,22 @@ class MesosSchedulerDriver:
     def _on_update(self, event: Dict, target: str, stream_id: str) -> None:
         status = event["update"]["status"]  # .update is dict.update
 
-        def deliver() -> None:
-            self._scheduler.statusUpdate(self, status)
-            if self._implicit_acks and status.get("uuid"):
-                try:
-                    self.acknowledgeStatusUpdate(status)
-                except MesosError as exc:
-                    # The master re-sends unacknowledged updates, so this is not lost.
+        def acknowledge() -> None:
+            if self._stopping:
+                return
+            try:
+                self.acknowledgeStatusUpdate(status)
+            except MesosError as exc:
+                # The master re-sends unacknowledged updates, so this is not lost.
+                if not self._stopping:
                     logger.warning("could not acknowledge %s: %s", status.task_id.value, exc)
+
+        def deliver() -> None:
+            self._scheduler.statusUpdate(self, status)  # raising: no acknowledgement
+            if self._implicit_acks and status.get("uuid"):
+                # Refused once stopping: the master re-sends the update to the next subscriber.
+                with contextlib.suppress(RuntimeError):
+                    self._acks.submit(acknowledge)
 
         self._submit("statusUpdate", deliver)
 
