@@ -423,10 +423,10 @@ class Engine:
             now = self.clock()
             if not self.pending:
                 self._decline(offers, self.config.idle_decline_seconds)
-                # Nothing to launch until a submission or a retry, and both revive.
-                # Staying subscribed would bring an offer (and a decline) each time a
-                # running task frees its resources.
-                if not self.suppressed:
+                # Suppressed only once no job is left: while jobs come and go, suppressing
+                # between them cost a SUPPRESS and a REVIVE per job, more than the
+                # declines of the (batched) offers it saves.
+                if not self.jobs and not self.suppressed:
                     self._call(lambda d: d.suppressOffers())
                     self.suppressed = True
                 return
