@@ -29,9 +29,10 @@ from localmesos.streams import EventStream
 log = logging.getLogger(__name__)
 
 DEFAULT_REFUSE_SECONDS = 5.0
-# Resources freed by ending tasks are offered together after this long, like the real
-# master's batch allocation: offering each task's share on its own flooded the framework
-# with small offers (hundreds outstanding at 500 tasks/s), each its own ACCEPT.
+# Resources freed by ending tasks are offered at most this often (at once after a quiet
+# spell, else together), like the real master's batch allocation: offering each task's
+# share on its own flooded the framework with small offers (hundreds outstanding at 500
+# tasks/s), each its own ACCEPT.
 RELEASE_BATCH_SECONDS = 0.02
 VERSION = "1.11.0"
 
@@ -156,6 +157,7 @@ class Master:
         self.stopping = False
         self._counter = 0
         self._allocation: asyncio.TimerHandle | asyncio.Handle | None = None
+        self._last_allocation = float("-inf")  # event loop time
         self._background = Background("master")
 
     def next_id(self, kind: str) -> str:
@@ -697,22 +699,25 @@ class Master:
 
     # ------------------------------------------------------------------ allocation
 
-    def schedule_allocation(self, delay: float = 0.0) -> None:
-        """Allocate once, soon: after `delay` at the latest (an earlier request wins)."""
+    def schedule_allocation(self, spacing: float = 0.0) -> None:
+        """Allocate once, soon: now, or no sooner than `spacing` after the last allocation
+        (a request for now wins over a spaced one already waiting)."""
         if self.stopping:
             return
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self._last_allocation + spacing - loop.time())
         pending = self._allocation
         if pending is not None and (delay > 0 or not isinstance(pending, asyncio.TimerHandle)):
             return
         if pending is not None:
             pending.cancel()
-        loop = asyncio.get_running_loop()
         self._allocation = (
             loop.call_later(delay, self.allocate) if delay > 0 else loop.call_soon(self.allocate)
         )
 
     def allocate(self) -> None:
         self._allocation = None
+        self._last_allocation = asyncio.get_running_loop().time()
         if self.stopping:
             return
         current = now()
