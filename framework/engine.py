@@ -63,8 +63,11 @@ def wire(ref: dict[str, Any]) -> dict[str, Any]:
 REVIVE_INTERVAL = 0.5
 
 
-class Halted(RuntimeError):
-    """This engine's scheduler no longer leads; nothing it does may take effect."""
+class Halted(Unavailable):
+    """This engine's scheduler no longer leads; nothing it does may take effect.
+
+    Deposition can land in the middle of an action; an API request caught by it gets
+    the same 503 as one that arrived after it."""
 
 
 class Driver(Protocol):
@@ -143,6 +146,7 @@ class Engine:
         self._outbox_ready = threading.Condition()
         self._sender: threading.Thread | None = None
         self.last_revive = -REVIVE_INTERVAL
+        self.refused_idle = False  # offers declined for idle_decline_seconds since a REVIVE
         self.counters: dict[str, int] = {
             "tasks_launched": 0, "tasks_finished": 0, "tasks_failed_attempts": 0,
             "offers_received": 0, "offers_declined": 0,
@@ -423,6 +427,7 @@ class Engine:
             now = self.clock()
             if not self.pending:
                 self._decline(offers, self.config.idle_decline_seconds)
+                self.refused_idle = True
                 # Suppressed only once no job is left: while jobs come and go, suppressing
                 # between them cost a SUPPRESS and a REVIVE per job, more than the
                 # declines of the (batched) offers it saves.
@@ -826,9 +831,11 @@ class Engine:
         if not self.pending:
             return
         now = self.clock()
-        if self.suppressed or now - self.last_revive >= REVIVE_INTERVAL:
+        # Idle offers were declined with a long filter since the last REVIVE: none will
+        # come before the next one, so waiting out the interval only delays the work.
+        if self.suppressed or self.refused_idle or now - self.last_revive >= REVIVE_INTERVAL:
             self._call(lambda d: d.reviveOffers())
-            self.suppressed, self.last_revive = False, now
+            self.suppressed, self.refused_idle, self.last_revive = False, False, now
         else:
             due = self.last_revive + REVIVE_INTERVAL
             self.revive_at = min(self.revive_at or due, due)

@@ -17,7 +17,7 @@ import uvicorn
 
 from framework.api.app import create_app
 from framework.datasets import Datasets
-from framework.engine import Engine, EngineConfig
+from framework.engine import Engine, EngineConfig, Halted
 from framework.launch import ExecutorSpec
 from framework.leadership import Leadership
 from framework.mesos_scheduler import FemtoScheduler
@@ -259,6 +259,8 @@ class Service:
                 continue
             try:
                 engine.tick()
+            except Halted:
+                log.debug("deposed during a tick")
             except Exception:  # the ticker must outlive any one bad tick
                 log.exception("engine tick failed")
 
