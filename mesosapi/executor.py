@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 API_PATH = "/api/v1/executor"
 CALL_TIMEOUT = 30.0
+# Tries of one UPDATE post while subscribed (see _post_queued).
+POST_ATTEMPTS = 3
 # Silence allowed between SUBSCRIBE and SUBSCRIBED; afterwards the agent may
 # legitimately stay quiet for hours, so only a closed connection counts.
 SUBSCRIBE_TIMEOUT = 30.0
@@ -237,10 +239,21 @@ class MesosExecutorDriver:
         self._post("MESSAGE", {"data": encode_data(data)})
 
     def _post_queued(self, kind: str, payload: dict[str, Any]) -> None:
-        try:
-            self._post(kind, payload)
-        except NotConnected as exc:
-            logger.info("%s kept for re-subscription: %s", kind, exc)
+        """Post an update kept until acknowledged. Only a re-subscription re-sends it, so
+        while the subscription stands a failed post is tried again at once: a kept-alive
+        connection the agent closed just as it was reused fails without the agent being
+        gone, and would strand the update (the agent drops duplicates by uuid)."""
+        for attempt in range(1, POST_ATTEMPTS + 1):
+            try:
+                self._post(kind, payload)
+                return
+            except NotConnected as exc:
+                if self._state.state is not DriverState.SUBSCRIBED:
+                    logger.info("%s kept for re-subscription: %s", kind, exc)
+                    return
+                if attempt == POST_ATTEMPTS:
+                    logger.warning("%s kept for re-subscription after %d tries: %s",
+                                   kind, attempt, exc)
 
     def _resend(self, status: dict[str, Any]) -> Callable[[], None]:
         return lambda: self._post_queued("UPDATE", {"status": status})

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from addict import Dict
 
@@ -236,3 +237,29 @@ def test_shutdown_runs_the_callback_and_ends_the_driver(agent: FakeMesos) -> Non
     runner.join(10)
     assert result == [0]
     assert recorder.names() == ["registered", "shutdown"]
+
+
+def test_an_update_whose_post_fails_while_subscribed_is_tried_again(
+    agent: FakeMesos, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = MesosExecutorDriver(Recorder(), environment(agent))
+    driver.start()
+    try:
+        assert driver.wait_connected(10)
+        # Mocked: the race it stands for (the agent closing a kept-alive connection just
+        # as the executor reuses it) cannot be timed reliably against a real server.
+        real_post = driver._client.post
+        failures = [httpx.RemoteProtocolError("Server disconnected without sending a response")]
+
+        def flaky_post(*args: Any, **kwargs: Any) -> httpx.Response:
+            if failures:
+                raise failures.pop()
+            return real_post(*args, **kwargs)
+
+        monkeypatch.setattr(driver._client, "post", flaky_post)
+        driver.sendStatusUpdate({"task_id": {"value": "t1"}, "state": "TASK_FINISHED"})
+        assert not failures
+        [call] = agent.calls_of("UPDATE")
+        assert call["body"]["update"]["status"]["task_id"] == {"value": "t1"}
+    finally:
+        driver.stop()
