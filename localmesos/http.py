@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -42,6 +42,9 @@ async def read_call(request: Request, known_types: frozenset[str]) -> dict[str, 
         call = json.loads(await request.body())
     except (ValueError, UnicodeDecodeError) as exc:
         raise CallRejected(400, f"Failed to parse body into JSON: {exc}") from None
+    except ClientDisconnect:
+        # The caller hung up mid-request (e.g. a scheduler stopping): the call never was.
+        raise CallRejected(400, "the client disconnected before its call was read") from None
     if not isinstance(call, dict):
         raise CallRejected(400, "Failed to convert JSON into Call protobuf: not an object")
     if call.get("type") not in known_types:
