@@ -159,7 +159,10 @@ class Engine:
         callbacks wait on the master."""
         with self.lock:
             try:
-                yield
+                # One store transaction per section: fewer commits, and fewer moments
+                # where the thread holding the engine lock hands the GIL away.
+                with self.store.batch():
+                    yield
             finally:
                 if self._queued:
                     with self._outbox_ready:

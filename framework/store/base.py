@@ -9,6 +9,7 @@ contract test suite runs against both.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 COLLECTIONS: tuple[str, ...] = ("jobs", "tasks", "datasets", "partials", "meta")
@@ -101,6 +102,11 @@ class Store(Protocol):
 
     def set_fence(self, name: str, epoch: int) -> None:
         """Record `epoch` for fence `name`; Fenced if a greater epoch is recorded."""
+        ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Writes this thread makes inside commit together on leaving, or not at all if
+        it raises, where the backend can (SQLite); elsewhere each write stands alone."""
         ...
 
     def fence(self, epoch: int | None) -> None:

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -282,6 +282,10 @@ class MongoStore:
                 raise Fenced(
                     f"fence {name!r} is at epoch {current.get('epoch')}, newer than {epoch}"
                 ) from None
+
+    def batch(self) -> AbstractContextManager[None]:
+        # Multi-document transactions need a replica set; each write stands alone here.
+        return nullcontext()
 
     def fence(self, epoch: int | None) -> None:
         self._epoch = None if epoch is None else check_epoch(epoch)

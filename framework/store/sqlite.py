@@ -124,7 +124,8 @@ class SqliteStore:
     """
 
     def __init__(self, path: str, *, busy_timeout: float = _BUSY_TIMEOUT_S) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered by the writes of a batch
+        self._batch_depth = 0
         self._epoch: int | None = None
         self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
         with _translated(f"open {path}"):
@@ -293,10 +294,38 @@ class SqliteStore:
             self._tmpdir.cleanup()
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """The writes inside share one transaction, committed on leaving (rolled back if
+        it raises). The store lock is held throughout: other threads' reads wait."""
+        with self._lock:
+            self._batch_depth += 1
+            try:
+                yield
+            except BaseException:
+                if self._batch_depth == 1 and self._conn.in_transaction:
+                    with _translated("rollback"):
+                        self._conn.execute("ROLLBACK")
+                raise
+            else:
+                if self._batch_depth == 1 and self._conn.in_transaction:
+                    with _translated("commit"):
+                        self._conn.execute("COMMIT")
+            finally:
+                self._batch_depth -= 1
+
+    @contextmanager
     def _transaction(self, check_fence: bool = True) -> Iterator[sqlite3.Connection]:
-        """One write transaction under the lock, checking the leader fence first."""
+        """One write transaction under the lock, checking the leader fence first; inside a
+        batch, the batch's transaction (fenced when its first write began it)."""
         with self._lock, _translated("write"):
             conn = self._conn
+            if self._batch_depth and conn.in_transaction:
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")  # a failed write fails the whole batch
+                    raise
+                return
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if check_fence and self._epoch is not None:
@@ -308,7 +337,8 @@ class SqliteStore:
                             f"leader epoch {row[0]} supersedes this store's epoch {self._epoch}"
                         )
                 yield conn
-                conn.execute("COMMIT")
+                if not self._batch_depth:
+                    conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")

@@ -36,6 +36,35 @@ def test_put_many_is_one_transaction(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_batch_commits_its_writes_together_or_not_at_all(tmp_path: Path) -> None:
+    db = tmp_path / "femto.db"
+    store = SqliteStore(str(db))
+    other = SqliteStore(str(db))  # another connection sees only what is committed
+    with store.batch():
+        store.put_many("tasks", {"t1": {"job_id": "j", "state": "PENDING"}})
+        store.insert("jobs", "j", {"state": "PENDING"})
+        assert store.get("jobs", "j") == {"state": "PENDING"}  # the batch sees its writes
+        assert other.get("jobs", "j") is None
+    assert other.get("jobs", "j") == {"state": "PENDING"}
+    assert other.get("tasks", "t1") is not None
+
+    # A write that fails (a taken key) undoes the batch's earlier writes too.
+    with pytest.raises(StoreError), store.batch():
+        store.put_many("tasks", {"t2": {"job_id": "k", "state": "PENDING"}})
+        store.insert("jobs", "j", {"state": "RUNNING"})
+    assert other.get("tasks", "t2") is None
+    assert store.get("tasks", "t2") is None
+    assert other.get("jobs", "j") == {"state": "PENDING"}
+
+    # So does any error that leaves the batch.
+    with pytest.raises(RuntimeError), store.batch():
+        store.put("tasks", "t3", {"job_id": "k", "state": "PENDING"})
+        raise RuntimeError("the caller failed")
+    assert store.get("tasks", "t3") is None
+    other.close()
+    store.close()
+
+
 @pytest.mark.parametrize(
     ("collection", "field"),
     [("tasks", "job_id"), ("tasks", "state"), ("jobs", "state"), ("partials", "job_id")],
