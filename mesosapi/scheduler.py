@@ -316,8 +316,8 @@ class MesosSchedulerDriver:
         finally:
             self._state.stop()
             self._callbacks.finish()
-        # Unsent acknowledgements are dropped: the master re-sends those updates.
-        self._acks.shutdown(wait=False, cancel_futures=True)
+            # Unsent acknowledgements are dropped: the master re-sends those updates.
+            self._acks.shutdown(wait=False, cancel_futures=True)
 
     async def _connect_loop(self, client: httpx.AsyncClient) -> None:
         attempt = 0
