@@ -123,21 +123,25 @@ class Agent:
         self.executors: dict[tuple[str, str], Executor] = {}
         self.commands: dict[tuple[str, str], CommandTask] = {}
         self.task_resources: dict[tuple[str, str], Resources] = {}
-        # Kept as running sums: the master reads them on every allocation, and summing
-        # thousands of tasks each time made allocation the embedded cluster's hot spot.
-        self.used = Resources()
-        self.used_by: dict[str, Resources] = {}  # per framework id
+        # Kept as running sums per framework id: the master reads them on every allocation,
+        # and summing thousands of tasks each time made allocation the cluster's hot spot.
+        self.used_by: dict[str, Resources] = {}
         self._seen_updates: set[str] = set()
         self._background = Background(f"agent {agent_id}")
 
     # ------------------------------------------------------------------ accounting
 
+    @property
+    def used(self) -> Resources:
+        total = Resources()
+        for resources in self.used_by.values():
+            total = total + resources
+        return total
+
     def _hold(self, framework_id: str, resources: Resources) -> None:
-        self.used = self.used + resources
         self.used_by[framework_id] = self.used_by.get(framework_id, Resources()) + resources
 
     def _free(self, framework_id: str, resources: Resources) -> None:
-        self.used = self.used - resources
         self.used_by[framework_id] = self.used_by[framework_id] - resources
 
     def _hold_task(self, framework_id: str, task_id: str, resources: Resources) -> None:
