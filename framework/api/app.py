@@ -94,15 +94,16 @@ def create_app(service: ServiceInfo, *, token: str | None, max_upload: int = 4 <
         assert engine is not None, "the service builds its engine before serving"
         return engine
 
-    def authorize(request: Request) -> None:
+    # Dependencies are async: a sync one costs every request a trip through the thread pool.
+    async def authorize(request: Request) -> None:
         if token and request.headers.get("authorization") != f"Bearer {token}":
             raise Unauthorized("missing or wrong bearer token", [{"loc": "Authorization"}])
 
-    def leader_only(request: Request) -> None:
+    async def leader_only(request: Request) -> None:
         """A standby serves reads; writes go to the leader (307 keeps method and body)."""
         if request.method not in WRITES or service.is_leader:
             return
-        leader = service.leader_url()
+        leader = await run_in_threadpool(service.leader_url)  # may ask ZooKeeper
         if not leader or leader == service.url:
             raise Unavailable("no leader is elected right now; retry shortly")
         target = leader + request.url.path + (f"?{request.url.query}" if request.url.query else "")
