@@ -17,6 +17,7 @@ import uvicorn
 
 from framework.api.app import create_app
 from framework.datasets import Datasets
+from framework.embedded import EmbeddedMesos
 from framework.engine import Engine, EngineConfig, Halted
 from framework.launch import ExecutorSpec
 from framework.leadership import Leadership
@@ -80,7 +81,7 @@ class Service:
         self.engine: Engine | None = None
         self.driver: MesosSchedulerDriver | None = None
         self.leadership: Leadership | None = None
-        self.local_mesos: Any = None
+        self.local_mesos: EmbeddedMesos | None = None
         self.master = ""
         self.problem: str | None = None  # why a leader cannot act, for /health
         self._leading = False
@@ -104,6 +105,15 @@ class Service:
         bound_port = sock.getsockname()[1]
         advertised = socket.gethostname() if host in ("0.0.0.0", "::") else host
         self.url = f"http://{advertised}:{bound_port}"
+        self.master = opts.master
+        if opts.master == "local":
+            self.local_mesos = EmbeddedMesos(
+                opts.agents, opts.agent_cpus, opts.agent_mem, opts.state_dir / "localmesos",
+                # Mesos's own status update retry: a shorter one floods a busy
+                # scheduler with duplicates of updates it has not acknowledged yet.
+                update_retry=10.0,
+            )
+            self.local_mesos.start()  # its start-up overlaps the API's
         self.datasets = Datasets(self.store)
         self.engine = self._new_engine()
         app = create_app(self, token=opts.api_token, max_upload=opts.max_upload)
@@ -111,19 +121,12 @@ class Service:
         self._server = uvicorn.Server(config)
         server = self._server
         self._spawn("femto-api", lambda: server.run(sockets=[sock]))
-        self.master = opts.master
-        if opts.master == "local":
-            from localmesos import LocalMesos
-
-            self.local_mesos = LocalMesos(
-                agents=opts.agents, cpus=opts.agent_cpus, mem=opts.agent_mem,
-                work_dir=opts.state_dir / "localmesos",
-                # Mesos's own status update retry: a shorter one floods a busy
-                # scheduler with duplicates of updates it has not acknowledged yet.
-                update_retry=10.0,
-            )
-            self.local_mesos.start()
-            self.master = self.local_mesos.address
+        if self.local_mesos is not None:
+            try:
+                self.master = self.local_mesos.wait_ready()
+            except RuntimeError:
+                self.stop()
+                raise
         if opts.zk:
             self.leadership = Leadership(
                 opts.zk, self.url, on_elected=self._take_lead, on_deposed=self._step_down,

@@ -35,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mem", type=float, default=2048.0, help="MB per agent (default 2048)")
     parser.add_argument("--work-dir", default=None, help="sandboxes (default: a temporary dir)")
     parser.add_argument("--heartbeat-interval", type=float, default=15.0, metavar="SECONDS")
+    parser.add_argument("--update-retry", type=float, default=2.0, metavar="SECONDS",
+                        help="re-send an unacknowledged status update after this long, "
+                             "doubling (default 2; Mesos itself: 10)")
+    parser.add_argument("--stop-on-eof", action="store_true",
+                        help="also stop when standard input closes (a parent that owns the "
+                             "cluster takes it along when it dies)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -51,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             port=port,
             work_dir=args.work_dir,
             heartbeat_interval=args.heartbeat_interval,
+            update_retry=args.update_retry,
         )
         cluster.start()
     except (ValueError, RuntimeError) as exc:
@@ -63,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if args.stop_on_eof:
+
+        def stop_at_eof() -> None:
+            sys.stdin.buffer.read()  # returns at EOF: the parent closed it, or died
+            stop.set()
+
+        threading.Thread(target=stop_at_eof, name="stop-on-eof", daemon=True).start()
     print(cluster.url, flush=True)
     stop.wait()
     cluster.stop()

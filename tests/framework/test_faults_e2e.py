@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import numpy as np
 import psutil
 
+from localmesos import LocalMesos
 from tests.framework.helpers import (
     fetch,
     running_service,
@@ -35,13 +38,22 @@ def attempts_by_partition(api: httpx.Client, job_id: str) -> dict[int, list[dict
     return {t["partition"]: t["attempts"] for t in api.get(f"/v1/jobs/{job_id}/tasks").json()}
 
 
+@contextmanager
+def breakable_service(state_dir: Path) -> Iterator[tuple[LocalMesos, httpx.Client]]:
+    """A scheduler on an embedded cluster in this process, whose fault hooks the test uses
+    (`femto serve --master local` runs its cluster in a child process, out of reach)."""
+    with LocalMesos(agents=2, cpus=4.0, mem=4096.0, work_dir=state_dir / "mesos") as cluster, \
+            running_service(state_dir / "femto", master=cluster.address) as (_, api):
+        yield cluster, api
+
+
 def test_executor_killed_mid_job(tmp_path: Path) -> None:
-    with running_service(tmp_path) as (service, api):
+    with breakable_service(tmp_path) as (cluster, api):
         upload(api, "d", DATA, 8)
         job = submit(api, {"name": "k", "operation": "command", "inputs": ["d"],
                            "params": SLOW_CAT, "output": "k-out", "max_retries": 0})
         agent = sorted(wait_for(lambda: running_hosts(api, job["id"]), what="a running task"))[0]
-        service.local_mesos.kill_executor(agent)
+        cluster.kill_executor(agent)
         done = wait_done(api, job["id"])
         assert done["state"] == "FINISHED", done
         np.testing.assert_array_equal(fetch(api, "k-out"), DATA)
@@ -54,12 +66,12 @@ def test_executor_killed_mid_job(tmp_path: Path) -> None:
 
 
 def test_agent_removed_mid_job(tmp_path: Path) -> None:
-    with running_service(tmp_path) as (service, api):
+    with breakable_service(tmp_path) as (cluster, api):
         upload(api, "d", DATA, 8)
         job = submit(api, {"name": "r", "operation": "command", "inputs": ["d"],
                            "params": SLOW_CAT, "output": "r-out", "max_retries": 0})
         agent = sorted(wait_for(lambda: running_hosts(api, job["id"]), what="a running task"))[0]
-        service.local_mesos.remove_agent(agent)
+        cluster.remove_agent(agent)
         done = wait_done(api, job["id"])
         assert done["state"] == "FINISHED", done
         np.testing.assert_array_equal(fetch(api, "r-out"), DATA)
@@ -187,3 +199,32 @@ def test_launch_timeout_kills_and_retries(tmp_path: Path) -> None:
                  30, "the kill of the timed-out attempt to be confirmed")
         assert api.get(f"/v1/jobs/{job['id']}").json()["state"] == "RUNNING"  # uncharged
         assert api.delete(f"/v1/jobs/{job['id']}").json()["state"] == "CANCELLED"
+
+
+def test_a_killed_femto_serve_takes_its_embedded_cluster_along(tmp_path: Path) -> None:
+    api_port = free_port()
+    scheduler = start([sys.executable, "-m", "framework.cli", "serve", "--listen",
+                       f"127.0.0.1:{api_port}", "--state-dir", str(tmp_path)],
+                      tmp_path / "femto.log")
+    try:
+        url = f"http://127.0.0.1:{api_port}"
+        wait_http(f"{url}/health", scheduler)
+        with httpx.Client(base_url=url, timeout=30) as api:
+            wait_for(lambda: api.get("/v1/leader").json()["is_leader"], what="leading")
+            upload(api, "d", DATA, 4)
+            job = submit(api, {"name": "orphans", "operation": "command", "inputs": ["d"],
+                               "params": {"argv": ["sh", "-c", "sleep 60; cat"]},
+                               "output": "orphans-out"})
+            wait_for(lambda: running_hosts(api, job["id"]), what="a running task")
+        # The embedded cluster, its watchdog, the executors and their commands.
+        descendants = psutil.Process(scheduler.pid).children(recursive=True)
+        assert any(p.cmdline()[1:3] == ["-m", "localmesos"] for p in descendants), descendants
+        assert any("sleep" in p.cmdline() for p in descendants), descendants
+        scheduler.send_signal(signal.SIGKILL)
+        scheduler.wait()
+        _, alive = psutil.wait_procs(descendants, timeout=30)
+        assert not alive, f"left behind: {[(p.pid, p.cmdline()) for p in alive]}"
+    finally:
+        if scheduler.poll() is None:
+            scheduler.kill()
+            scheduler.wait()
