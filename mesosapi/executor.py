@@ -25,6 +25,7 @@ from addict import Dict
 
 from mesosapi.backoff import backoff_delay
 from mesosapi.callbacks import CallbackThread
+from mesosapi.calls import CallClient, CallFailed
 from mesosapi.encoding import as_id, decode_data, encode_data, parse_duration, parse_flag
 from mesosapi.errors import CallError, MesosError, NotConnected, StreamEnded
 from mesosapi.loop import LoopThread
@@ -173,7 +174,7 @@ class MesosExecutorDriver:
         self._state = StateMachine()
         self._callbacks = CallbackThread("mesos-executor-callbacks")
         self._io = LoopThread("mesos-executor-io", self._main)
-        self._client = httpx.Client(timeout=CALL_TIMEOUT)
+        self._calls = CallClient(CALL_TIMEOUT)
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -189,7 +190,7 @@ class MesosExecutorDriver:
         self._io.cancel()
         self._io.join()
         self._callbacks.finish()
-        self._client.close()
+        self._calls.close()
 
     def join(self, timeout: float | None = None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -261,11 +262,11 @@ class MesosExecutorDriver:
     def _post(self, kind: str, payload: dict[str, Any]) -> None:
         body = {"type": kind, **self._ids, kind.lower(): payload}
         try:
-            response = self._client.post(self._url, json=body, headers=JSON_HEADERS)
-        except httpx.HTTPError as exc:
+            status, text = self._calls.post(self._url, body)
+        except CallFailed as exc:
             raise NotConnected(f"{kind} was not delivered to {self._url}: {exc}") from exc
-        if response.status_code >= 300:
-            raise CallError(kind, response.status_code, response.text)
+        if status >= 300:
+            raise CallError(kind, status, text)
 
     # -- I/O thread ----------------------------------------------------------------
 

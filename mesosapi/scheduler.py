@@ -24,6 +24,7 @@ from addict import Dict
 
 from mesosapi.backoff import backoff_delay
 from mesosapi.callbacks import CallbackThread
+from mesosapi.calls import CallClient, CallFailed
 from mesosapi.detector import MasterDetector, redirect_target
 from mesosapi.encoding import as_id, decode_data, encode_data
 from mesosapi.errors import CallError, MesosError, NotConnected, StreamEnded
@@ -152,7 +153,8 @@ class MesosSchedulerDriver:
         # next update's callback runs while earlier ACKNOWLEDGEs are on their way.
         self._acks = ThreadPoolExecutor(ACK_SENDERS, thread_name_prefix="mesos-scheduler-ack")
         self._io = LoopThread("mesos-scheduler-io", self._main)
-        self._client = httpx.Client(auth=self._auth, timeout=CALL_TIMEOUT)
+        self._calls = CallClient(
+            CALL_TIMEOUT, (principal, secret or "") if principal is not None else None)
         self._subscription: asyncio.Task[None] | None = None
         self._subscription_target: str | None = None
 
@@ -184,7 +186,7 @@ class MesosSchedulerDriver:
         # Unsent acknowledgements are dropped: the master re-sends those updates.
         self._acks.shutdown(wait=False, cancel_futures=True)
         self._detector.stop()
-        self._client.close()
+        self._calls.close()
 
     def join(self, timeout: float | None = None) -> None:
         """Wait until the driver has stopped and every queued callback has run."""
@@ -297,13 +299,13 @@ class MesosSchedulerDriver:
         body: dict[str, Any] = {"type": kind, "framework_id": {"value": framework_id}}
         if payload is not None:
             body[kind.lower()] = payload
-        headers = {**JSON_HEADERS, "Mesos-Stream-Id": stream_id}
+        headers = {"Mesos-Stream-Id": stream_id}
         try:
-            response = self._client.post(url + API_PATH, json=body, headers=headers)
-        except httpx.HTTPError as exc:
+            status, text = self._calls.post(url + API_PATH, body, headers)
+        except CallFailed as exc:
             raise NotConnected(f"{kind} was not delivered to {url}: {exc}") from exc
-        if response.status_code >= 300:
-            raise CallError(kind, response.status_code, response.text)
+        if status >= 300:
+            raise CallError(kind, status, text)
         logger.debug("%s accepted by %s", kind, url)
 
     # -- I/O thread ----------------------------------------------------------------

@@ -8,10 +8,10 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from addict import Dict
 
+from mesosapi.calls import CallFailed
 from mesosapi.errors import NotConnected
 from mesosapi.executor import Executor, ExecutorEnvironment, MesosExecutorDriver
 from tests.mesosapi.fake_master import FakeMesos, wait_until
@@ -248,15 +248,15 @@ def test_an_update_whose_post_fails_while_subscribed_is_tried_again(
         assert driver.wait_connected(10)
         # Mocked: the race it stands for (the agent closing a kept-alive connection just
         # as the executor reuses it) cannot be timed reliably against a real server.
-        real_post = driver._client.post
-        failures = [httpx.RemoteProtocolError("Server disconnected without sending a response")]
+        real_post = driver._calls.post
+        failures = [CallFailed("RemoteDisconnected: Remote end closed connection")]
 
-        def flaky_post(*args: Any, **kwargs: Any) -> httpx.Response:
+        def flaky_post(*args: Any, **kwargs: Any) -> tuple[int, str]:
             if failures:
                 raise failures.pop()
             return real_post(*args, **kwargs)
 
-        monkeypatch.setattr(driver._client, "post", flaky_post)
+        monkeypatch.setattr(driver._calls, "post", flaky_post)
         driver.sendStatusUpdate({"task_id": {"value": "t1"}, "state": "TASK_FINISHED"})
         assert not failures
         [call] = agent.calls_of("UPDATE")
