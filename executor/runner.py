@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 # Progress reported at the two milestones every task has (inputs read, computation done).
 INPUTS_READ = 0.3
 COMPUTED = 0.9
+SLOT_POLL = 0.1  # seconds between looks at the cancel flag while waiting for a compute slot
 
 
 class Outcome(StrEnum):
@@ -71,11 +73,13 @@ def run_task(
     progress: Callable[[float], None],
     *,
     client: httpx.Client | None = None,
+    compute: threading.Semaphore | None = None,
 ) -> TaskOutcome:
     """Run one task. Never raises: every failure becomes a FAILED outcome naming its cause.
 
     `cancel` set (by a KILL) makes the task stop at its next step and end KILLED; whatever it
-    computed is dropped. `client` is reused for HTTP transfers when given.
+    computed is dropped. `client` is reused for HTTP transfers when given. `compute`, when
+    given, is held while an in-process operation computes.
     """
     try:
         task = payload if isinstance(payload, TaskPayload) else parse_payload(payload)
@@ -84,7 +88,7 @@ def run_task(
     own_client = client is None
     http = new_client() if client is None else client
     try:
-        return _execute(task, cancel, progress, http)
+        return _execute(task, cancel, progress, http, compute)
     except Cancelled:
         return TaskOutcome(Outcome.KILLED)
     except Unreachable as exc:
@@ -99,11 +103,27 @@ def run_task(
             http.close()
 
 
+@contextmanager
+def _slot(compute: threading.Semaphore | None, cancel: threading.Event) -> Iterator[None]:
+    """Hold a compute slot, waiting for one; a KILL while waiting ends the task."""
+    if compute is None:
+        yield
+        return
+    while not compute.acquire(timeout=SLOT_POLL):
+        if cancel.is_set():
+            raise Cancelled("killed while waiting to compute")
+    try:
+        yield
+    finally:
+        compute.release()
+
+
 def _execute(
     task: TaskPayload,
     cancel: threading.Event,
     progress: Callable[[float], None],
     client: httpx.Client,
+    compute: threading.Semaphore | None,
 ) -> TaskOutcome:
     operation = get_operation(task.operation)
     try:
@@ -129,7 +149,8 @@ def _execute(
         return TaskOutcome(Outcome.KILLED)
     progress(INPUTS_READ)
 
-    result = operation.map(inputs, params, left, cancel=cancel)
+    with _slot(compute if operation.computes_in_process else None, cancel):
+        result = operation.map(inputs, params, left, cancel=cancel)
     if cancel.is_set():
         return TaskOutcome(Outcome.KILLED)
 

@@ -85,6 +85,9 @@ class FemtoExecutor(Executor):
 
     def __init__(self, *, workers: int | None = None) -> None:
         self._pool = WorkerPool(workers or default_workers())
+        # NumPy work in more threads than cores only fights over the GIL: 16 histograms
+        # took 52 ms of CPU in 7 threads against 32 ms in one.
+        self._compute = threading.Semaphore(os.cpu_count() or 1)
         self._running_reports = FixedDelay(RUNNING_DELAY, "running-reports")
         self._http = new_client()
         self._tasks: dict[str, _Task] = {}
@@ -193,6 +196,7 @@ class FemtoExecutor(Executor):
                 record.cancel,
                 lambda fraction: self._progress(record, fraction),
                 client=self._http,
+                compute=self._compute,
             )
         finally:
             record.stopped.set()

@@ -28,6 +28,8 @@ class Operation(ABC, Generic[P]):
     name: ClassVar[str]
     kind: ClassVar[Kind]
     arity: ClassVar[int] = 1
+    # Whether `map` computes in this interpreter (NumPy) or waits on another process.
+    computes_in_process: ClassVar[bool] = True
     Params: type[P]
 
     def parse_params(self, raw: Mapping[str, Any]) -> P:

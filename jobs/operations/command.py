@@ -163,6 +163,7 @@ class CommandParams(BaseModel):
 class Command(Transform[CommandParams]):
     name = "command"
     Params = CommandParams
+    computes_in_process = False  # the program runs in its own process
 
     def check_dtype(self, position: int, dtype: np.dtype) -> None:
         if dtype.hasobject:

@@ -344,3 +344,50 @@ def test_cancel_kills_a_running_command_and_its_process_group(tmp_path: Path) ->
     assert outcomes[0].state is Outcome.KILLED
     _, alive = psutil.wait_procs(children, timeout=5)
     assert alive == []
+
+
+def run_in_thread(task: dict[str, Any], compute: threading.Semaphore,
+                  cancel: threading.Event) -> tuple[threading.Thread, list[TaskOutcome]]:
+    outcomes: list[TaskOutcome] = []
+    thread = threading.Thread(target=lambda: outcomes.append(
+        run_task(task, cancel, lambda fraction: None, compute=compute)), daemon=True)
+    thread.start()
+    return thread, outcomes
+
+
+def test_in_process_work_waits_for_a_compute_slot(tmp_path: Path) -> None:
+    compute = threading.Semaphore(1)
+    compute.acquire()  # another task computes
+    data = RNG.uniform(0, 100, 1_000)
+    thread, outcomes = run_in_thread(payload("sum", [save(tmp_path, "x", data)]), compute,
+                                     threading.Event())
+    thread.join(0.5)
+    assert thread.is_alive() and not outcomes, "it computed without a slot"
+    compute.release()
+    thread.join(10)
+    assert outcomes[0].state is Outcome.FINISHED, outcomes[0].message
+    assert compute.acquire(blocking=False), "the slot was not given back"
+
+
+def test_a_task_killed_while_waiting_for_a_slot_ends_killed(tmp_path: Path) -> None:
+    compute = threading.Semaphore(1)
+    compute.acquire()
+    cancel = threading.Event()
+    thread, outcomes = run_in_thread(payload("sum", [save(tmp_path, "x", np.ones(10))]),
+                                     compute, cancel)
+    cancel.set()
+    thread.join(5)
+    assert outcomes and outcomes[0].state is Outcome.KILLED
+
+
+def test_a_command_runs_without_a_compute_slot(tmp_path: Path, api: FakeApi) -> None:
+    compute = threading.Semaphore(1)
+    compute.acquire()  # held throughout: a command's program computes in its own process
+    data = np.arange(5.0)
+    task = payload("command", [save(tmp_path, "x", data)], {"argv": ["cat"]},
+                   output=api.output_url("job1", 0))
+    thread, outcomes = run_in_thread(task, compute, threading.Event())
+    thread.join(30)
+    compute.release()  # lets a wrongly waiting task end
+    assert outcomes and outcomes[0].state is Outcome.FINISHED, outcomes
+    np.testing.assert_array_equal(load_npy(api.output("job1", 0)), data)
