@@ -137,7 +137,8 @@ class MesosSchedulerDriver:
         )
         self._implicit_acks = implicit_acknowledgements
         self._heartbeat_misses = heartbeat_misses
-        self._auth = httpx.BasicAuth(principal, secret or "") if principal is not None else None
+        credentials = (principal, secret or "") if principal is not None else None
+        self._auth = httpx.BasicAuth(*credentials) if credentials else None
 
         self._lock = threading.Lock()
         self._master_url: str | None = None
@@ -153,8 +154,7 @@ class MesosSchedulerDriver:
         # next update's callback runs while earlier ACKNOWLEDGEs are on their way.
         self._acks = ThreadPoolExecutor(ACK_SENDERS, thread_name_prefix="mesos-scheduler-ack")
         self._io = LoopThread("mesos-scheduler-io", self._main)
-        self._calls = CallClient(
-            CALL_TIMEOUT, (principal, secret or "") if principal is not None else None)
+        self._calls = CallClient(CALL_TIMEOUT, credentials)
         self._subscription: asyncio.Task[None] | None = None
         self._subscription_target: str | None = None
 
