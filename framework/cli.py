@@ -30,6 +30,15 @@ def print_json(value: Any) -> None:
 # ----- serve and run: this process is the scheduler -----
 
 
+def start(service: Service) -> None:
+    """Start the service, or exit naming why it cannot (an address taken, a bad --listen,
+    an embedded cluster that would not start)."""
+    try:
+        service.start()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise SystemExit(f"femto: cannot start: {exc}") from exc
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     options = Options(
         master=args.master, agents=args.agents, store=args.store, listen=args.listen,
@@ -44,7 +53,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    service.start()
+    start(service)
     # Everything made so far (imported modules, app, clients) lives as long as the process:
     # moved out of the collector's sight, full collections scan only what came since, and
     # no longer pause every thread (an API request among them) for ~60 ms.
@@ -96,7 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             master="local", agents=args.agents, listen="127.0.0.1:0",
             state_dir=Path(state_dir), launch_timeout=args.launch_timeout,
         ))
-        service.start()
+        start(service)
         try:
             assert service.engine is not None
             engine = service.engine
@@ -214,6 +223,16 @@ def cmd_dataset_list(args: argparse.Namespace, client: Client) -> int:
 # ----- arguments -----
 
 
+def at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="femto", description=__doc__)
     parser.add_argument("--log-level", default="WARNING", help="default: WARNING")
@@ -222,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the scheduler and its HTTP API")
     serve.add_argument("--master", default="local",
                        help="local | HOST:PORT | http(s)://HOST:PORT | zk://HOSTS/PATH")
-    serve.add_argument("--agents", type=int, default=2, help="agents of --master local")
+    serve.add_argument("--agents", type=at_least_one, default=2,
+                       help="agents of --master local")
     serve.add_argument("--zk", help="HOSTS/PATH for leader election")
     serve.add_argument("--zk-session-timeout", type=float, default=10.0, metavar="SECONDS")
     serve.add_argument("--store", help="sqlite:///PATH or mongodb://...")
@@ -243,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run one job on an embedded cluster")
     run.add_argument("job", metavar="JOB.json")
     run.add_argument("--data", action="append", default=[], metavar="NAME=FILE.npy")
-    run.add_argument("--agents", type=int, default=2)
+    run.add_argument("--agents", type=at_least_one, default=2)
     run.add_argument("--partitions", type=int, default=None,
                      help="partitions per input (default: up to 8)")
     run.add_argument("--launch-timeout", type=float, default=60.0, metavar="SECONDS")

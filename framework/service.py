@@ -101,7 +101,11 @@ class Service:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            raise OSError(exc.errno, f"cannot listen on {opts.listen}: {exc.strerror}") from exc
         bound_port = sock.getsockname()[1]
         advertised = socket.gethostname() if host in ("0.0.0.0", "::") else host
         self.url = f"http://{advertised}:{bound_port}"

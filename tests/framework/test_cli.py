@@ -88,6 +88,23 @@ def test_errors_are_clear_and_exit_non_zero(served: Service, tmp_path: Path) -> 
     assert unauthorized.returncode == 1 and "401" in unauthorized.stderr
 
 
+def test_serve_names_what_keeps_it_from_starting(served: Service, tmp_path: Path) -> None:
+    def serve(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([FEMTO, "serve", "--state-dir", str(tmp_path), *args],
+                              capture_output=True, text=True, timeout=60)
+
+    no_agents = serve("--agents", "0")
+    assert no_agents.returncode == 2 and "--agents: must be at least 1" in no_agents.stderr
+    bad_listen = serve("--listen", "nowhere")
+    assert bad_listen.returncode == 1
+    assert "--listen 'nowhere' must be HOST:PORT" in bad_listen.stderr
+    taken = served.url.removeprefix("http://")
+    busy = serve("--listen", taken)
+    assert busy.returncode == 1 and f"cannot listen on {taken}" in busy.stderr
+    for done in (bad_listen, busy):
+        assert "Traceback" not in done.stderr, done.stderr
+
+
 def test_femto_run_prints_the_finished_job(tmp_path: Path) -> None:
     data = np.random.default_rng(3).uniform(0, 10, 10_000)
     np.save(tmp_path / "d.npy", data)
