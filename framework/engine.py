@@ -130,7 +130,9 @@ class Engine:
         self.tasks: dict[str, list[Task]] = {}
         self.refs: dict[str, list[list[dict[str, Any]]]] = {}  # per job, per input, per partition
         self.pending: dict[str, Task] = {}  # insertion order is launch priority
-        self.launching: dict[str, Task] = {}  # watched for the launch timeout
+        # Watched for the launch timeout, from when this engine began to watch: a launch
+        # recovered after an outage gets the whole timeout to be heard of again.
+        self.launching: dict[str, tuple[Task, float]] = {}
         self.kills: dict[str, KillOrder] = {}
         self.executors: set[str] = set()  # agents where femto's executor runs
         self.suppressed = False
@@ -236,7 +238,7 @@ class Engine:
             if task.state is TaskState.PENDING:
                 self.pending[task.key] = task
             elif task.state is TaskState.LAUNCHING:
-                self.launching[task.key] = task
+                self.launching[task.key] = (task, self.clock())
 
     # ----- users ----------------------------------------------------------
 
@@ -759,9 +761,9 @@ class Engine:
             if self.halted:
                 return
             now = self.clock()
-            for task in list(self.launching.values()):
+            for task, since in list(self.launching.values()):
                 attempt = task.attempts[-1]
-                if now - attempt.launched > self.config.launch_timeout:
+                if now - since > self.config.launch_timeout:
                     self._order_kill(task.mesos_id(attempt), attempt.agent_id)
                     attempt.ended, attempt.state = now, "TIMED_OUT"
                     self._retry_or_fail(self.jobs[task.job_id], task, attempt, Fault.INFRA,
@@ -809,7 +811,7 @@ class Engine:
         job.counts[state] = job.counts.get(state, 0) + 1
         self._dirty_tasks[task.key] = task
         if state is TaskState.LAUNCHING:
-            self.launching[task.key] = task
+            self.launching[task.key] = (task, self.clock())
         else:
             self.launching.pop(task.key, None)
 
