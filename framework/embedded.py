@@ -12,7 +12,6 @@ import logging
 import select
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -47,17 +46,12 @@ class EmbeddedMesos:
         """The master's HOST:PORT, once it serves (it prints its URL then)."""
         process = self._process
         assert process is not None and process.stdout is not None, "start() first"
-        deadline = time.monotonic() + timeout
-        line = b""
-        while not line.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([process.stdout], [], [], left)[0]:
-                raise RuntimeError(f"the embedded Mesos did not start within {timeout:.0f}s")
-            chunk = process.stdout.readline()
-            if not chunk:
-                raise RuntimeError(f"the embedded Mesos exited with {process.wait()} on start "
-                                   "(its error is on stderr)")
-            line += chunk
+        if not select.select([process.stdout], [], [], timeout)[0]:
+            raise RuntimeError(f"the embedded Mesos did not start within {timeout:.0f}s")
+        line = process.stdout.readline()  # one flushed line, or nothing at its exit
+        if not line.endswith(b"\n"):
+            raise RuntimeError(f"the embedded Mesos exited with {process.wait()} on start "
+                               "(its error is on stderr)")
         self.address = line.decode().strip().split("://", 1)[-1]
         return self.address
 
