@@ -103,7 +103,9 @@ def _framework(master: Master, framework: Framework) -> dict[str, Any]:
         "used_resources": used.to_state(),
         "offered_resources": offered.to_state(),
         "tasks": [_task(t, framework) for t in live],
-        "unreachable_tasks": [_task(t, framework) for t in framework.unreachable_tasks.values()],
+        "unreachable_tasks": [
+            _unreachable(t, framework) for t in framework.unreachable_tasks.values()
+        ],
         "completed_tasks": [_task(t, framework) for t in [*finished, *framework.completed_tasks]],
         "offers": [
             {
@@ -116,6 +118,14 @@ def _framework(master: Master, framework: Framework) -> dict[str, Any]:
         ],
         "executors": [],
     }
+
+
+def _unreachable(task: Task, framework: Framework) -> dict[str, Any]:
+    # master.hpp: frameworks that are not PARTITION_AWARE see these tasks as TASK_LOST.
+    shown = _task(task, framework)
+    if not framework.partition_aware:
+        shown["state"] = "TASK_LOST"
+    return shown
 
 
 def _task(task: Task, framework: Framework) -> dict[str, Any]:

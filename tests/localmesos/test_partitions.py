@@ -117,6 +117,7 @@ def test_a_non_partition_aware_framework_hears_lost_and_its_task_is_not_killed(
         cluster.partition_agent(agent)
         lost = scheduler.wait_update("n1", "TASK_LOST", start=start)
         assert lost["reason"] == "REASON_AGENT_REMOVED"
+        assert [t["state"] for t in unreachable_tasks(cluster)] == ["TASK_LOST"]
         healed = len(scheduler.events)
         cluster.heal_agent(agent)
         scheduler.wait_update("n1", "TASK_RUNNING", start=healed)
