@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="missed pings before an agent is unreachable (default 5, as Mesos)")
     parser.add_argument("--allocation-interval", type=float, default=None, metavar="SECONDS",
                         help="batch allocations this often, as Mesos' --allocation_interval "
-                             "(Mesos: 1); default $LOCALMESOS_ALLOCATION_INTERVAL, else offer "
-                             "resources as soon as they are free")
+                             "(Mesos: 1); 0: offer resources as soon as they are free; "
+                             "default $LOCALMESOS_ALLOCATION_INTERVAL, else 0")
     parser.add_argument("--stop-on-eof", action="store_true",
                         help="also stop when standard input closes (a parent that owns the "
                              "cluster takes it along when it dies)")

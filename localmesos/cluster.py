@@ -73,8 +73,8 @@ class LocalMesos:
         """`agent_ping_timeout` x `max_agent_ping_timeouts`: how long a partitioned agent
         stays registered before the master marks it unreachable (Mesos: 15 s x 5).
         `allocation_interval`: seconds between batch allocations, as the real master's
-        `--allocation_interval` (Mesos: 1 s); None or 0 takes $LOCALMESOS_ALLOCATION_INTERVAL,
-        and without it resources are offered as soon as they are free."""
+        `--allocation_interval` (Mesos: 1 s); 0: resources are offered as soon as they are
+        free; None: $LOCALMESOS_ALLOCATION_INTERVAL, else 0."""
         if agents < 1:
             raise ValueError(f"agents must be at least 1, not {agents}")
         if cpus <= 0 or mem <= 0:
@@ -99,7 +99,10 @@ class LocalMesos:
         self._max_agent_ping_timeouts = max_agent_ping_timeouts
         if allocation_interval is not None and allocation_interval < 0:
             raise ValueError(f"allocation_interval must not be negative, not {allocation_interval}")
-        self._allocation_interval = allocation_interval or default_allocation_interval()
+        self._allocation_interval = (
+            default_allocation_interval() if allocation_interval is None
+            else allocation_interval or None
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
