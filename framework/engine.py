@@ -188,6 +188,8 @@ class Engine:
                     action(driver)
                 except MesosError as exc:
                     log.debug("mesos call failed (retried when due): %s", exc)
+                except Halted:
+                    return  # halted while the call was out: nothing more is written or sent
 
     def halt(self) -> None:
         """Stop acting at once; called without the lock from ZooKeeper's thread."""
