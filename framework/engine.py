@@ -188,6 +188,8 @@ class Engine:
                     action(driver)
                 except MesosError as exc:
                     log.debug("mesos call failed (retried when due): %s", exc)
+                except Halted:
+                    return  # halted while the call was out: nothing more is written or sent
 
     def halt(self) -> None:
         """Stop acting at once; called without the lock from ZooKeeper's thread."""
@@ -619,8 +621,11 @@ class Engine:
             if task.state is TaskState.LAUNCHING:
                 attempt.running = self.clock()
                 self._set_task(task, TaskState.RUNNING)
-        elif attempt.ended is None or task.state in TERMINAL_TASK_STATES:
-            # A duplicate (a retried attempt that was not dead after all).
+        else:
+            # Not the live attempt: one femto gave up on (e.g. TASK_UNREACHABLE, retried
+            # elsewhere) whose agent came back, or a duplicate. Its work is done elsewhere.
+            attempt.state = "TASK_RUNNING"
+            self._dirty_tasks[task.key] = task
             self._order_kill(task.mesos_id(attempt), attempt.agent_id)
 
     def _finished(self, job: Job, task: Task, attempt: Attempt, status: dict[str, Any]) -> None:
@@ -630,6 +635,11 @@ class Engine:
             return
         key = task_key(job.id, task.partition)
         value = self._result_of(status)
+        if value is None and attempt is not task.current:
+            # An old attempt's end without its result (e.g. the master's word when its
+            # agent re-registers): the live attempt goes on; the result may follow.
+            self._dirty_tasks[task.key] = task
+            return
         if value is None and self.store.get("partials", key) is None:
             # e.g. a reconciliation answer, which carries no data: run it again.
             self._retry_or_fail(job, task, attempt, Fault.INFRA, "finished without a result")

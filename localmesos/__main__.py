@@ -38,6 +38,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update-retry", type=float, default=2.0, metavar="SECONDS",
                         help="re-send an unacknowledged status update after this long, "
                              "doubling (default 2; Mesos itself: 10)")
+    parser.add_argument("--agent-ping-timeout", type=float, default=15.0, metavar="SECONDS",
+                        help="the master pings each agent this often (default 15, as Mesos)")
+    parser.add_argument("--max-agent-ping-timeouts", type=int, default=5, metavar="N",
+                        help="missed pings before an agent is unreachable (default 5, as Mesos)")
+    parser.add_argument("--allocation-interval", type=float, default=None, metavar="SECONDS",
+                        help="batch allocations this often, as Mesos' --allocation_interval "
+                             "(Mesos: 1); 0: offer resources as soon as they are free; "
+                             "default $LOCALMESOS_ALLOCATION_INTERVAL, else 0")
     parser.add_argument("--stop-on-eof", action="store_true",
                         help="also stop when standard input closes (a parent that owns the "
                              "cluster takes it along when it dies)")
@@ -58,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
             work_dir=args.work_dir,
             heartbeat_interval=args.heartbeat_interval,
             update_retry=args.update_retry,
+            agent_ping_timeout=args.agent_ping_timeout,
+            max_agent_ping_timeouts=args.max_agent_ping_timeouts,
+            allocation_interval=args.allocation_interval,
         )
         cluster.start()
     except (ValueError, RuntimeError) as exc:

@@ -127,6 +127,10 @@ class Agent:
         # and summing thousands of tasks each time made allocation the cluster's hot spot.
         self.used_by: dict[str, Resources] = {}
         self._seen_updates: set[str] = set()
+        # While its connection to the master is broken, status updates wait here (its
+        # status update manager) and go out in order when it re-registers.
+        self.connected = True
+        self.held: list[tuple[str, dict[str, Any], bool]] = []
         self._background = Background(f"agent {agent_id}")
 
     # ------------------------------------------------------------------ accounting
@@ -520,7 +524,25 @@ class Agent:
                     executor.tasks.pop(task_id, None)
             if self._free_task(framework_id, task_id):
                 self.master.resources_released(self)
-        self.master.status_update(self, framework_id, status, from_executor)
+        if self.connected:
+            self.master.status_update(self, framework_id, status, from_executor)
+        else:
+            self.held.append((framework_id, status, from_executor))
+
+    def disconnect(self) -> None:
+        """The connection to the master breaks; executors and tasks keep running."""
+        self.connected = False
+
+    def reconnect(self) -> list[tuple[str, dict[str, Any], bool]]:
+        """The connection is back: returns the held updates (framework id, status, from
+        an executor), oldest first, for the master to take in."""
+        self.connected = True
+        held, self.held = self.held, []
+        return held
+
+    def framework_ids(self) -> set[str]:
+        """The frameworks with an executor or a command task here."""
+        return {fid for fid, _ in [*self.executors, *self.commands]}
 
     def acknowledged(self, framework_id: str, executor_id: str, task_id: str, uuid_: str) -> None:
         executor = self.executors.get((framework_id, executor_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import shutil
 import socket
 import tempfile
@@ -29,6 +30,18 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 TICK_SECONDS = 0.25
+# The default of `allocation_interval` when none is given (seconds; unset or 0: allocate
+# as soon as anything changes), so that a whole test run can use the real interval.
+ALLOCATION_INTERVAL_ENV = "LOCALMESOS_ALLOCATION_INTERVAL"
+
+
+def default_allocation_interval() -> float | None:
+    text = os.environ.get(ALLOCATION_INTERVAL_ENV, "").strip()
+    try:
+        value = float(text) if text else 0.0
+    except ValueError:
+        raise ValueError(f"{ALLOCATION_INTERVAL_ENV} must be seconds, not {text!r}") from None
+    return value if value > 0 else None
 
 
 def agent_resources(cpus: float, mem: float, index: int) -> Resources:
@@ -53,7 +66,15 @@ class LocalMesos:
         heartbeat_interval: float = 15.0,
         shutdown_grace: float = 3.0,
         update_retry: float = 2.0,
+        agent_ping_timeout: float = 15.0,
+        max_agent_ping_timeouts: int = 5,
+        allocation_interval: float | None = None,
     ) -> None:
+        """`agent_ping_timeout` x `max_agent_ping_timeouts`: how long a partitioned agent
+        stays registered before the master marks it unreachable (Mesos: 15 s x 5).
+        `allocation_interval`: seconds between batch allocations, as the real master's
+        `--allocation_interval` (Mesos: 1 s); 0: resources are offered as soon as they are
+        free; None: $LOCALMESOS_ALLOCATION_INTERVAL, else 0."""
         if agents < 1:
             raise ValueError(f"agents must be at least 1, not {agents}")
         if cpus <= 0 or mem <= 0:
@@ -69,6 +90,19 @@ class LocalMesos:
         # Unacknowledged updates are re-sent after this long, doubling (Mesos: 10 s).
         self._update_retry = update_retry
         self._shutdown_grace = shutdown_grace
+        if agent_ping_timeout <= 0 or max_agent_ping_timeouts < 1:
+            raise ValueError(
+                f"agent_ping_timeout must be positive and max_agent_ping_timeouts at least 1,"
+                f" not {agent_ping_timeout} and {max_agent_ping_timeouts}"
+            )
+        self._agent_ping_timeout = agent_ping_timeout
+        self._max_agent_ping_timeouts = max_agent_ping_timeouts
+        if allocation_interval is not None and allocation_interval < 0:
+            raise ValueError(f"allocation_interval must not be negative, not {allocation_interval}")
+        self._allocation_interval = (
+            default_allocation_interval() if allocation_interval is None
+            else allocation_interval or None
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -150,6 +184,15 @@ class LocalMesos:
     def restart_agent(self, agent_id: str) -> None:
         self._call(self._master().restart_agent(agent_id))
 
+    def partition_agent(self, agent_id: str) -> None:
+        """Breaks the agent's connection to the master; its executors keep running. After
+        the ping timeouts the master marks it unreachable."""
+        self._call(self._link_fault(agent_id, partition=True))
+
+    def heal_agent(self, agent_id: str) -> None:
+        """Restores a partitioned agent's connection: it re-registers with the master."""
+        self._call(self._link_fault(agent_id, partition=False))
+
     # ------------------------------------------------------------------ internals
 
     def _master(self) -> Master:
@@ -171,6 +214,15 @@ class LocalMesos:
         if agent is None:
             raise KeyError(f"unknown agent {agent_id}")
         return agent.kill_executor(executor_id)
+
+    async def _link_fault(self, agent_id: str, *, partition: bool) -> None:
+        master = self._master()
+        if agent_id not in master.agents:
+            raise KeyError(f"unknown agent {agent_id}")
+        if partition:
+            master.partition_agent(agent_id)
+        else:
+            master.heal_agent(agent_id)
 
     async def _remove_agent(self, agent_id: str) -> None:
         master = self._master()
@@ -195,7 +247,11 @@ class LocalMesos:
         self._stop_requested = asyncio.Event()
         master = Master(heartbeat_interval=self._heartbeat_interval,
                         update_retry=self._update_retry,
-                        update_retry_max=max(10.0, 10 * self._update_retry))
+                        update_retry_max=max(10.0, 10 * self._update_retry),
+                        agent_ping_timeout=self._agent_ping_timeout,
+                        max_agent_ping_timeouts=self._max_agent_ping_timeouts,
+                        allocation_interval=self._allocation_interval)
+        master.start()
         serving: list[asyncio.Task[None]] = []
         master_socket = _bind(self._host, self._port)
         master.port = master_socket.getsockname()[1]

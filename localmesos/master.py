@@ -13,13 +13,16 @@ from typing import Any
 from localmesos.agent import Agent
 from localmesos.allocator import Candidate, Filter, allocate
 from localmesos.background import Background
+from localmesos.links import Acknowledgement, AgentLink
 from localmesos.protocol import CallRejected, id_value, now, section
 from localmesos.resources import ResourceError, Resources
 from localmesos.states import (
     FRAMEWORK_TRANSITIONS,
     TERMINAL_TASK_STATES,
+    AgentState,
     FrameworkState,
     TaskState,
+    TransitionError,
     check_transition,
     task_may_become,
     task_state,
@@ -101,6 +104,7 @@ class Framework:
     suppressed: bool = False
     filters: dict[str, Filter] = field(default_factory=dict)
     tasks: dict[str, Task] = field(default_factory=dict)  # live, or terminal and unacknowledged
+    unreachable_tasks: dict[str, Task] = field(default_factory=dict)  # on unreachable agents
     completed_tasks: list[Task] = field(default_factory=list)
     pending: dict[str, deque[PendingUpdate]] = field(default_factory=dict)
     failover_timer: asyncio.TimerHandle | None = None
@@ -142,9 +146,18 @@ class Master:
         heartbeat_interval: float,
         update_retry: float = 2.0,
         update_retry_max: float = 10.0,
+        agent_ping_timeout: float = 15.0,
+        max_agent_ping_timeouts: int = 5,
+        allocation_interval: float | None = None,
     ) -> None:
         self.id = str(uuid.uuid4())
         self.heartbeat_interval = heartbeat_interval
+        self.agent_ping_timeout = agent_ping_timeout
+        self.max_agent_ping_timeouts = max_agent_ping_timeouts
+        # None: allocate as soon as anything changes (the embedded default). A number: the
+        # real allocator's batch interval; freed resources wait for the next batch.
+        self.allocation_interval = allocation_interval
+        self.links: dict[str, AgentLink] = {}
         self.update_retry = update_retry
         self.update_retry_max = update_retry_max
         self.port = 0
@@ -158,6 +171,7 @@ class Master:
         self._counter = 0
         self._allocation: asyncio.TimerHandle | asyncio.Handle | None = None
         self._last_allocation = float("-inf")  # event loop time
+        self._batch: asyncio.TimerHandle | None = None
         self._background = Background("master")
 
     def next_id(self, kind: str) -> str:
@@ -300,7 +314,9 @@ class Master:
             framework.stream.close()
             framework.stream = None
         for agent in self.agents.values():
-            self._background.run(agent.shutdown_framework(framework.id))
+            # Agents out of reach shut the framework down when they re-register.
+            if self.links[agent.id].reachable:
+                self._background.run(agent.shutdown_framework(framework.id))
 
     def _revive(self, framework: Framework) -> None:
         framework.filters.clear()
@@ -331,7 +347,7 @@ class Master:
             for tasks, _ in launches:
                 for task in tasks:
                     self._master_update(framework, task, state, "REASON_INVALID_OFFERS", reason)
-            self.schedule_allocation()
+            self.schedule_allocation(recovered=True)
             return
         agent = self.agents[valid[0].agent_id]
         pool = Resources()
@@ -342,7 +358,7 @@ class Master:
         refuse = float((body.get("filters") or {}).get("refuse_seconds", DEFAULT_REFUSE_SECONDS))
         if refuse > 0 and not pool.is_empty():
             framework.filters[agent.id] = Filter(pool, now() + refuse)
-        self.schedule_allocation()
+        self.schedule_allocation(recovered=True)
 
     def _launch(
         self,
@@ -462,6 +478,12 @@ class Master:
     def _kill(self, framework: Framework, body: dict[str, Any]) -> None:
         task_id = id_value(body, "task_id", where="kill")
         task = framework.tasks.get(task_id)
+        unreachable = framework.unreachable_tasks.get(task_id)
+        if unreachable is not None:
+            # master.cpp `kill`: a task the master does not hold is reconciled instead.
+            item = {"task_id": {"value": task_id}, "agent_id": {"value": unreachable.agent_id}}
+            self._reconcile(framework, {"tasks": [item]})
+            return
         if task is None:
             state = TaskState.UNKNOWN if framework.partition_aware else TaskState.LOST
             self._master_update(
@@ -473,12 +495,16 @@ class Master:
             )
             return
         if task.state not in TERMINAL_TASK_STATES and task.agent_id in self.agents:
-            self.agents[task.agent_id].kill_task(framework.id, task_id)
+            link = self.links[task.agent_id]
+            if link.reachable:
+                self.agents[task.agent_id].kill_task(framework.id, task_id)
+            else:
+                link.killed_tasks.add((framework.id, task_id))
 
     def _shutdown(self, framework: Framework, body: dict[str, Any]) -> None:
         executor_id = id_value(body, "executor_id", where="shutdown")
         agent = self.agents.get(id_value(body, "agent_id", where="shutdown"))
-        if agent is not None:
+        if agent is not None and self.links[agent.id].reachable:
             agent.shutdown_executor(framework.id, executor_id)
 
     def _message(self, framework: Framework, body: dict[str, Any]) -> None:
@@ -487,7 +513,9 @@ class Master:
         data = body.get("data", "")
         if not isinstance(data, str):
             raise CallRejected(400, "Expecting 'message.data' to be a base64 string")
-        if agent is None or not agent.message(framework.id, executor_id, data):
+        if agent is None or not self.links[agent.id].reachable or not agent.message(
+            framework.id, executor_id, data
+        ):
             log.debug("framework message to unknown executor %s dropped", executor_id)
 
     # ------------------------------------------------------------------ status updates
@@ -532,7 +560,12 @@ class Master:
         agent = self.agents.get(agent_id)
         if acked.from_executor and agent is not None:
             executor_id = acked.status["executor_id"]["value"]
-            agent.acknowledged(framework.id, executor_id, task_id, uuid_)
+            if self.links[agent_id].reachable:
+                agent.acknowledged(framework.id, executor_id, task_id, uuid_)
+            else:
+                self.links[agent_id].acknowledgements.append(
+                    Acknowledgement(framework.id, executor_id, task_id, uuid_)
+                )
         task = framework.tasks[task_id]
         if queue:
             self._send_pending(framework, queue[0])
@@ -548,6 +581,8 @@ class Master:
         state: TaskState,
         reason: str,
         message: str,
+        *,
+        unreachable_time: float | None = None,
     ) -> None:
         """An update the master itself generates: sent once, without uuid (not acknowledged)."""
         status: dict[str, Any] = {
@@ -560,6 +595,8 @@ class Master:
         }
         if task.get("agent_id"):
             status["agent_id"] = task["agent_id"]
+        if unreachable_time is not None:
+            status["unreachable_time"] = {"nanoseconds": int(unreachable_time * 1e9)}
         framework.send({"type": "UPDATE", "update": {"status": status}})
 
     def _reconcile(self, framework: Framework, body: dict[str, Any]) -> None:
@@ -576,6 +613,18 @@ class Master:
                 self._reconcile_known(framework, known)
                 continue
             agent_id = (item.get("agent_id") or {}).get("value")
+            link = self.links.get(agent_id) if isinstance(agent_id, str) else None
+            if link is not None and link.state is AgentState.UNREACHABLE:
+                # master.cpp `reconcile`, case (4): the agent is unreachable.
+                self._master_update(
+                    framework,
+                    item,
+                    TaskState.UNREACHABLE if framework.partition_aware else TaskState.LOST,
+                    "REASON_RECONCILIATION",
+                    "Reconciliation: Task is unreachable",
+                    unreachable_time=link.unreachable_time,
+                )
+                continue
             if not framework.partition_aware:
                 state = TaskState.LOST
             elif agent_id in self.removed_agents:
@@ -608,7 +657,7 @@ class Master:
         self, agent: Agent, framework_id: str, executor_id: str, status: int
     ) -> None:
         framework = self.frameworks.get(framework_id)
-        if framework is not None and agent.id in self.agents:
+        if framework is not None and agent.id in self.agents and self.links[agent.id].reachable:
             framework.send(
                 {
                     "type": "FAILURE",
@@ -624,7 +673,7 @@ class Master:
         self, agent: Agent, framework_id: str, executor_id: str, data: str
     ) -> None:
         framework = self.frameworks.get(framework_id)
-        if framework is not None:
+        if framework is not None and self.links[agent.id].reachable:
             framework.send(
                 {
                     "type": "MESSAGE",
@@ -637,12 +686,14 @@ class Master:
             )
 
     def resources_released(self, agent: Agent) -> None:
-        self.schedule_allocation(RELEASE_BATCH_SECONDS)
+        self.schedule_allocation(RELEASE_BATCH_SECONDS, recovered=True)
 
     # ------------------------------------------------------------------ agents (fault hooks)
 
     def add_agent(self, agent: Agent) -> None:
         self.agents[agent.id] = agent
+        self.links[agent.id] = AgentLink()
+        self._ping_later(agent.id)
         self.schedule_allocation()
 
     async def remove_agent(self, agent_id: str) -> None:
@@ -650,13 +701,16 @@ class Master:
         (TASK_GONE for PARTITION_AWARE frameworks), schedulers get an agent FAILURE."""
         agent = self.agents.pop(agent_id)
         self.removed_agents.add(agent_id)
-        for offer in [o for o in self.offers.values() if o.agent_id == agent_id]:
-            del self.offers[offer.id]
-            self.frameworks[offer.framework_id].send(
-                {"type": "RESCIND", "rescind": {"offer_id": {"value": offer.id}}}
-            )
+        link = self.links[agent_id]
+        link.transition(AgentState.REMOVED)
+        if link.ping is not None:
+            link.ping.cancel()
+        self._rescind_offers(agent_id)
         for framework in self.frameworks.values():
             state = TaskState.GONE if framework.partition_aware else TaskState.LOST
+            for task in [t for t in framework.unreachable_tasks.values() if t.agent_id == agent_id]:
+                del framework.unreachable_tasks[task.id]
+                framework.tasks[task.id] = task  # lost below, with the agent's other tasks
             self._lose_tasks(
                 framework,
                 agent_id,
@@ -697,12 +751,146 @@ class Master:
                 task.state = state
             framework.complete_task(task)
 
+    # ------------------------------------------------------------------ agent partitions
+
+    def partition_agent(self, agent_id: str) -> None:
+        """The agent's connection breaks (master.cpp `exited`, `disconnect`): it is
+        deactivated and its offers rescinded; its executors keep running, their updates
+        wait in the agent, and the pings it no longer answers will mark it unreachable."""
+        self.links[agent_id].transition(AgentState.DISCONNECTED)
+        self.agents[agent_id].disconnect()
+        self._rescind_offers(agent_id)
+
+    def heal_agent(self, agent_id: str) -> None:
+        """The connection is back and the agent re-registers: an unreachable agent's tasks
+        are taken back (`__reregisterSlave`), then the agent sends the updates it held."""
+        agent, link = self.agents[agent_id], self.links[agent_id]
+        was_unreachable = link.state is AgentState.UNREACHABLE
+        link.transition(AgentState.REGISTERED)
+        link.missed_pings, link.unreachable_time = 0, None
+        held = agent.reconnect()
+        if was_unreachable:
+            self._readmit_tasks(agent, held)
+            self._ping_later(agent_id)
+        for framework_id, status, from_executor in held:
+            self.status_update(agent, framework_id, status, from_executor)
+        kills, link.killed_tasks = link.killed_tasks, set()
+        for framework_id, task_id in kills:
+            agent.kill_task(framework_id, task_id)
+        acks, link.acknowledgements = link.acknowledgements, []
+        for ack in acks:
+            agent.acknowledged(ack.framework_id, ack.executor_id, ack.task_id, ack.uuid)
+        for framework_id in agent.framework_ids():
+            if framework_id not in self.frameworks:
+                self._background.run(agent.shutdown_framework(framework_id))
+        self.schedule_allocation()
+
+    def _ping_later(self, agent_id: str) -> None:
+        self.links[agent_id].ping = asyncio.get_running_loop().call_later(
+            self.agent_ping_timeout, self._ping, agent_id
+        )
+
+    def _ping(self, agent_id: str) -> None:
+        """One health check (master.cpp `SlaveObserver`): an agent whose connection is
+        broken misses it; after `max_agent_ping_timeouts` misses it is unreachable."""
+        link = self.links[agent_id]
+        link.ping = None
+        if self.stopping or link.state in (AgentState.UNREACHABLE, AgentState.REMOVED):
+            return
+        link.missed_pings = 0 if link.reachable else link.missed_pings + 1
+        if link.missed_pings >= self.max_agent_ping_timeouts:
+            self._mark_unreachable(agent_id)
+            return
+        self._ping_later(agent_id)
+
+    def _mark_unreachable(self, agent_id: str) -> None:
+        """master.cpp `markUnreachable` and `__removeSlave`: each live task becomes
+        TASK_UNREACHABLE (TASK_LOST for frameworks that are not PARTITION_AWARE), then each
+        framework hears the agent is lost."""
+        link = self.links[agent_id]
+        link.transition(AgentState.UNREACHABLE)
+        link.unreachable_time = now()
+        link.killed_tasks.clear()
+        self._rescind_offers(agent_id)
+        for framework in self.frameworks.values():
+            state = TaskState.UNREACHABLE if framework.partition_aware else TaskState.LOST
+            for task in [t for t in framework.tasks.values() if t.agent_id == agent_id]:
+                if task.state in TERMINAL_TASK_STATES:
+                    continue  # its updates need no agent: they keep being retried
+                self._master_update(
+                    framework,
+                    task.info,
+                    state,
+                    "REASON_AGENT_REMOVED",
+                    "health check timed out",
+                    unreachable_time=link.unreachable_time,
+                )
+                task.state = TaskState.UNREACHABLE
+                del framework.tasks[task.id]
+                framework.pending.pop(task.id, None)
+                framework.unreachable_tasks[task.id] = task
+            framework.filters.pop(agent_id, None)
+            framework.send({"type": "FAILURE", "failure": {"agent_id": {"value": agent_id}}})
+
+    def _readmit_tasks(self, agent: Agent, held: list[tuple[str, dict[str, Any], bool]]) -> None:
+        """The tasks the re-registering agent still has are the master's again, for every
+        framework (since Mesos 1.5 none is killed, see FrameworkInfo.Capability
+        PARTITION_AWARE); each framework is told the task's latest state."""
+        latest = {(fid, status["task_id"]["value"]): status["state"] for fid, status, _ in held}
+        for framework in self.frameworks.values():
+            for task in [t for t in framework.unreachable_tasks.values() if t.agent_id == agent.id]:
+                del framework.unreachable_tasks[task.id]
+                key = (framework.id, task.id)
+                if key not in latest and key not in agent.task_resources:
+                    continue  # the agent no longer has it: reconciliation answers for it
+                # Its state as the master last had it; the held updates carry it onwards.
+                before = task_state(task.statuses[-1]["state"]) if task.statuses else None
+                restored = before or TaskState.STAGING
+                if not task_may_become(task.state, restored):
+                    raise TransitionError(f"task {task.id}: {task.state.name} -> {restored.name}")
+                task.state = restored
+                framework.tasks[task.id] = task
+                self._master_update(
+                    framework,
+                    task.info,
+                    task_state(latest.get(key, restored.value)),
+                    "REASON_AGENT_REREGISTERED",
+                    "Unreachable agent re-reregistered",
+                )
+
+    def _rescind_offers(self, agent_id: str) -> None:
+        for offer in [o for o in self.offers.values() if o.agent_id == agent_id]:
+            del self.offers[offer.id]
+            self.frameworks[offer.framework_id].send(
+                {"type": "RESCIND", "rescind": {"offer_id": {"value": offer.id}}}
+            )
+
     # ------------------------------------------------------------------ allocation
 
-    def schedule_allocation(self, spacing: float = 0.0) -> None:
-        """Allocate once, soon: now, or no sooner than `spacing` after the last allocation
-        (a request for now wins over a spaced one already waiting)."""
+    def start(self) -> None:
+        """Starts the batch allocations of a real allocation interval (call in the loop)."""
+        if self.allocation_interval is not None:
+            self._batch = asyncio.get_running_loop().call_later(
+                self.allocation_interval, self._allocate_batch
+            )
+
+    def _allocate_batch(self) -> None:
+        assert self.allocation_interval is not None
         if self.stopping:
+            return
+        self.allocate()
+        self._batch = asyncio.get_running_loop().call_later(
+            self.allocation_interval, self._allocate_batch
+        )
+
+    def schedule_allocation(self, spacing: float = 0.0, *, recovered: bool = False) -> None:
+        """Allocate once, soon: now, or no sooner than `spacing` after the last allocation
+        (a request for now wins over a spaced one already waiting).
+
+        `recovered`: resources came back (declined, unused, freed). With a real allocation
+        interval they wait for the next batch, as in hierarchical.cpp, where only a new or
+        activated framework, a new agent and REVIVE allocate at once."""
+        if self.stopping or (recovered and self.allocation_interval is not None):
             return
         loop = asyncio.get_running_loop()
         delay = max(0.0, self._last_allocation + spacing - loop.time())
@@ -738,7 +926,9 @@ class Master:
                     Candidate(framework.id, allocated[framework.id] + used, framework.filters)
                 )
         available = {
-            agent.id: agent.total - agent.used - offered[agent.id] for agent in self.agents.values()
+            agent.id: agent.total - agent.used - offered[agent.id]
+            for agent in self.agents.values()
+            if self.links[agent.id].reachable
         }
         by_framework: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for framework_id, agent_id in allocate(available, candidates, current):
@@ -770,7 +960,7 @@ class Master:
     def _drop_offers(self, framework: Framework) -> None:
         for offer_id in [o.id for o in self.offers.values() if o.framework_id == framework.id]:
             del self.offers[offer_id]
-        self.schedule_allocation()
+        self.schedule_allocation(recovered=True)
 
     # ------------------------------------------------------------------ periodic work
 
@@ -783,11 +973,16 @@ class Master:
             for queue in framework.pending.values():
                 if queue[0].next_send <= current:
                     self._send_pending(framework, queue[0])
-        self.schedule_allocation()
+        self.schedule_allocation(recovered=True)
 
     async def stop(self) -> None:
         """Shuts down every executor and task, then ends the schedulers' streams."""
         self.stopping = True
+        if self._batch is not None:
+            self._batch.cancel()
+        for link in self.links.values():
+            if link.ping is not None:
+                link.ping.cancel()
         await asyncio.gather(*(agent.stop() for agent in self.agents.values()))
         for framework in self.frameworks.values():
             if framework.failover_timer is not None:

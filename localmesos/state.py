@@ -7,7 +7,7 @@ from typing import Any
 from localmesos.agent import Agent
 from localmesos.master import VERSION, Framework, Master, Task
 from localmesos.resources import Resources
-from localmesos.states import TERMINAL_TASK_STATES
+from localmesos.states import TERMINAL_TASK_STATES, AgentState
 
 
 def master_state(master: Master) -> dict[str, Any]:
@@ -21,16 +21,30 @@ def master_state(master: Master) -> dict[str, Any]:
         "elected_time": master.start_time,
         "leader": pid,
         "leader_info": master.master_info(),
-        "activated_slaves": len(master.agents),
-        "deactivated_slaves": 0,
-        "unreachable_slaves": 0,
-        "flags": {"allocation_interval": "1secs", "authenticate_frameworks": "false"},
-        "slaves": [_agent(master, agent) for agent in master.agents.values()],
+        "activated_slaves": _count(master, AgentState.REGISTERED),
+        "deactivated_slaves": _count(master, AgentState.DISCONNECTED),
+        "unreachable_slaves": _count(master, AgentState.UNREACHABLE),
+        "flags": {
+            "allocation_interval": f"{master.allocation_interval or 0:g}secs",
+            "agent_ping_timeout": f"{master.agent_ping_timeout:g}secs",
+            "max_agent_ping_timeouts": str(master.max_agent_ping_timeouts),
+            "authenticate_frameworks": "false",
+        },
+        # An unreachable agent is no longer registered: the real master lists it nowhere here.
+        "slaves": [
+            _agent(master, agent)
+            for agent in master.agents.values()
+            if master.links[agent.id].state is not AgentState.UNREACHABLE
+        ],
         "frameworks": [_framework(master, f) for f in master.frameworks.values()],
         "completed_frameworks": [_framework(master, f) for f in master.completed_frameworks],
         "orphan_tasks": [],
         "unregistered_frameworks": [],
     }
+
+
+def _count(master: Master, state: AgentState) -> int:
+    return sum(link.state is state for link in master.links.values())
 
 
 def _agent(master: Master, agent: Agent) -> dict[str, Any]:
@@ -50,7 +64,7 @@ def _agent(master: Master, agent: Agent) -> dict[str, Any]:
         "reserved_resources": {},
         "unreserved_resources": agent.total.to_state(),
         "attributes": dict(agent.attributes),
-        "active": True,
+        "active": master.links[agent.id].reachable,
         "version": VERSION,
         "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "TASK_KILLING_STATE"],
     }
@@ -89,7 +103,9 @@ def _framework(master: Master, framework: Framework) -> dict[str, Any]:
         "used_resources": used.to_state(),
         "offered_resources": offered.to_state(),
         "tasks": [_task(t, framework) for t in live],
-        "unreachable_tasks": [],
+        "unreachable_tasks": [
+            _unreachable(t, framework) for t in framework.unreachable_tasks.values()
+        ],
         "completed_tasks": [_task(t, framework) for t in [*finished, *framework.completed_tasks]],
         "offers": [
             {
@@ -102,6 +118,14 @@ def _framework(master: Master, framework: Framework) -> dict[str, Any]:
         ],
         "executors": [],
     }
+
+
+def _unreachable(task: Task, framework: Framework) -> dict[str, Any]:
+    # master.hpp: frameworks that are not PARTITION_AWARE see these tasks as TASK_LOST.
+    shown = _task(task, framework)
+    if not framework.partition_aware:
+        shown["state"] = "TASK_LOST"
+    return shown
 
 
 def _task(task: Task, framework: Framework) -> dict[str, Any]:

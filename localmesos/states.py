@@ -41,11 +41,16 @@ _ACTIVE_NEXT = frozenset(
 )
 
 # An executor may repeat RUNNING (e.g. with new data); nothing leaves a terminal state.
+# TASK_UNREACHABLE is not terminal (mesos.proto): the master marks a live task so when
+# its agent stops answering pings, and the task takes up its agent's state again when the
+# agent re-registers (master.cpp `__reregisterSlave`), whatever it was or has become.
 TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
-    TaskState.STAGING: _ACTIVE_NEXT,
-    TaskState.STARTING: _ACTIVE_NEXT,
-    TaskState.RUNNING: _ACTIVE_NEXT - {TaskState.STARTING},
-    TaskState.KILLING: _ACTIVE_NEXT - {TaskState.STARTING, TaskState.RUNNING},
+    TaskState.STAGING: _ACTIVE_NEXT | {TaskState.UNREACHABLE},
+    TaskState.STARTING: _ACTIVE_NEXT | {TaskState.UNREACHABLE},
+    TaskState.RUNNING: (_ACTIVE_NEXT - {TaskState.STARTING}) | {TaskState.UNREACHABLE},
+    TaskState.KILLING: (_ACTIVE_NEXT - {TaskState.STARTING, TaskState.RUNNING})
+    | {TaskState.UNREACHABLE},
+    TaskState.UNREACHABLE: _ACTIVE_NEXT | {TaskState.STAGING},
     **{state: frozenset() for state in TERMINAL_TASK_STATES},
 }
 
@@ -95,7 +100,26 @@ EXECUTOR_TRANSITIONS: dict[ExecutorState, frozenset[ExecutorState]] = {
 }
 
 
-S = TypeVar("S", FrameworkState, ExecutorState)
+class AgentState(Enum):
+    """The master's view of an agent (master.cpp: registered, disconnected, unreachable)."""
+
+    REGISTERED = "registered"
+    DISCONNECTED = "disconnected"  # its connection broke: no offers; pings go unanswered
+    UNREACHABLE = "unreachable"  # missed max_agent_ping_timeouts pings; it may re-register
+    REMOVED = "removed"  # gone for good (the remove_agent fault hook)
+
+
+AGENT_TRANSITIONS: dict[AgentState, frozenset[AgentState]] = {
+    AgentState.REGISTERED: frozenset({AgentState.DISCONNECTED, AgentState.REMOVED}),
+    AgentState.DISCONNECTED: frozenset(
+        {AgentState.REGISTERED, AgentState.UNREACHABLE, AgentState.REMOVED}
+    ),
+    AgentState.UNREACHABLE: frozenset({AgentState.REGISTERED, AgentState.REMOVED}),
+    AgentState.REMOVED: frozenset(),
+}
+
+
+S = TypeVar("S", FrameworkState, ExecutorState, AgentState)
 
 
 class TransitionError(RuntimeError):

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -39,10 +40,13 @@ def attempts_by_partition(api: httpx.Client, job_id: str) -> dict[int, list[dict
 
 
 @contextmanager
-def breakable_service(state_dir: Path) -> Iterator[tuple[LocalMesos, httpx.Client]]:
+def breakable_service(
+    state_dir: Path, **cluster_options: Any
+) -> Iterator[tuple[LocalMesos, httpx.Client]]:
     """A scheduler on an embedded cluster in this process, whose fault hooks the test uses
     (`femto serve --master local` runs its cluster in a child process, out of reach)."""
-    with LocalMesos(agents=2, cpus=4.0, mem=4096.0, work_dir=state_dir / "mesos") as cluster, \
+    with LocalMesos(agents=2, cpus=4.0, mem=4096.0, work_dir=state_dir / "mesos",
+                    **cluster_options) as cluster, \
             running_service(state_dir / "femto", master=cluster.address) as (_, api):
         yield cluster, api
 
@@ -78,6 +82,42 @@ def test_agent_removed_mid_job(tmp_path: Path) -> None:
         for attempts in attempts_by_partition(api, job["id"]).values():
             assert attempts[-1]["agent_id"] != agent
             assert all(a["fault"] == "infra" for a in attempts[:-1])
+
+
+def test_agent_partitioned_and_healed_mid_job(tmp_path: Path) -> None:
+    """Its tasks go TASK_UNREACHABLE and run again elsewhere; when it comes back the old
+    attempts, still running, are killed, and each partition counts once."""
+    slow = {"argv": ["sh", "-c", "sleep 4; cat"]}  # still running when the agent is back
+    with breakable_service(tmp_path, agent_ping_timeout=0.2, max_agent_ping_timeouts=3) as (
+        cluster, api
+    ):
+        upload(api, "d", DATA, 8)
+        job = submit(api, {"name": "p", "operation": "command", "inputs": ["d"],
+                           "params": slow, "output": "p-out", "max_retries": 0})
+        agent = sorted(wait_for(lambda: running_hosts(api, job["id"]), what="a running task"))[0]
+        cluster.partition_agent(agent)
+
+        def unreachable() -> list[int]:
+            return [p for p, attempts in attempts_by_partition(api, job["id"]).items()
+                    if attempts[0]["state"] == "TASK_UNREACHABLE"]
+
+        cut_off = wait_for(unreachable, what="femto to hear of the unreachable tasks")
+        cluster.heal_agent(agent)
+        done = wait_done(api, job["id"])
+        assert done["state"] == "FINISHED", done
+        np.testing.assert_array_equal(fetch(api, "p-out"), DATA)
+        attempts = attempts_by_partition(api, job["id"])
+        for partition in cut_off:
+            assert attempts[partition][0]["fault"] == "infra"  # max_retries=0: not charged
+            assert attempts[partition][-1]["state"] == "TASK_FINISHED"
+        old_ids = {f"{job['id']}.{p}.1" for p in cut_off}
+
+        def master_states() -> dict[str, str]:
+            return {t["id"]: t["state"] for f in cluster.state()["frameworks"]
+                    for t in f["completed_tasks"] if t["id"] in old_ids}
+
+        wait_for(lambda: len(master_states()) == len(old_ids), what="the old attempts to end")
+        assert set(master_states().values()) == {"TASK_KILLED"}, master_states()
 
 
 FLAKY = """

@@ -7,7 +7,10 @@ import pytest
 from localmesos.allocator import Candidate, Filter, allocate
 from localmesos.resources import ResourceError, Resources
 from localmesos.states import (
+    AGENT_TRANSITIONS,
     FRAMEWORK_TRANSITIONS,
+    TERMINAL_TASK_STATES,
+    AgentState,
     FrameworkState,
     TaskState,
     TransitionError,
@@ -96,3 +99,22 @@ def test_framework_transitions() -> None:
     check_transition(FRAMEWORK_TRANSITIONS, FrameworkState.CONNECTED, FrameworkState.DISCONNECTED)
     with pytest.raises(TransitionError):
         check_transition(FRAMEWORK_TRANSITIONS, FrameworkState.COMPLETED, FrameworkState.CONNECTED)
+
+
+def test_unreachable_is_not_terminal() -> None:
+    # mesos.proto: TASK_UNREACHABLE may be followed by any state once the agent is back.
+    assert TaskState.UNREACHABLE not in TERMINAL_TASK_STATES
+    assert task_may_become(TaskState.RUNNING, TaskState.UNREACHABLE)
+    for later in (TaskState.RUNNING, TaskState.KILLED, TaskState.FINISHED, TaskState.STAGING):
+        assert task_may_become(TaskState.UNREACHABLE, later)
+    assert not task_may_become(TaskState.FINISHED, TaskState.UNREACHABLE)
+
+
+def test_agent_transitions() -> None:
+    check_transition(AGENT_TRANSITIONS, AgentState.REGISTERED, AgentState.DISCONNECTED)
+    check_transition(AGENT_TRANSITIONS, AgentState.DISCONNECTED, AgentState.UNREACHABLE)
+    check_transition(AGENT_TRANSITIONS, AgentState.UNREACHABLE, AgentState.REGISTERED)
+    with pytest.raises(TransitionError):
+        check_transition(AGENT_TRANSITIONS, AgentState.REGISTERED, AgentState.UNREACHABLE)
+    with pytest.raises(TransitionError):
+        check_transition(AGENT_TRANSITIONS, AgentState.REMOVED, AgentState.REGISTERED)
