@@ -20,6 +20,7 @@ from framework.errors import (
     BadRequest,
     Conflict,
     FemtoError,
+    Invalid,
     TooLarge,
     Unauthorized,
     Unavailable,
@@ -74,11 +75,44 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+MAX_JSON_DEPTH = 32  # a job spec or dataset registration needs 5; deeper is an attack
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all distinct: with duplicates, which one "wins" is a guess."""
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in obj:
+            raise BadRequest(f"malformed JSON: duplicate key {key!r}",
+                             [{"loc": "body", "msg": f"duplicate key {key!r}"}])
+        obj[key] = value
+    return obj
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, iteratively (the value may be deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1)
+                         for child in (node.values() if isinstance(node, dict) else node))
+    return deepest
+
+
 def parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        value = json.loads(body, object_pairs_hook=_unique_keys)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"malformed JSON: {exc}", [{"loc": "body", "msg": str(exc)}]) from exc
+    except RecursionError:
+        value = None  # nested past the interpreter's limit: certainly past ours
+    else:
+        if _depth(value) <= MAX_JSON_DEPTH:
+            return value
+    raise Invalid(f"JSON is nested deeper than the limit of {MAX_JSON_DEPTH}",
+                  [{"loc": "body", "msg": f"nesting depth over {MAX_JSON_DEPTH}"}])
 
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -69,6 +69,26 @@ def test_bad_job_specs(api: httpx.Client, body: bytes, status: int, mentions: li
     assert nothing_stored(api, jobs, datasets)
 
 
+def test_duplicate_keys_are_400_naming_the_key(api: httpx.Client) -> None:
+    jobs, datasets = len(api.get("/v1/jobs").json()), len(api.get("/v1/datasets").json())
+    body = b'{"name": "x", "operation": "count", "inputs": ["d"], "params": {}, "name": "y"}'
+    assert_error(api.post("/v1/jobs", content=body), 400, "duplicate key 'name'")
+    nested = b'{"name": "x", "operation": "histogram", "inputs": ["d"],' \
+        b' "params": {"bins": 5, "bins": 500, "range": [0, 1]}}'
+    assert_error(api.post("/v1/jobs", content=nested), 400, "duplicate key 'bins'")
+    assert nothing_stored(api, jobs, datasets)
+
+
+@pytest.mark.parametrize("depth", [33, 100_000])
+def test_deep_nesting_is_422_naming_the_limit(api: httpx.Client, depth: int) -> None:
+    jobs, datasets = len(api.get("/v1/jobs").json()), len(api.get("/v1/datasets").json())
+    deep = b"[" * depth + b"]" * depth
+    body = b'{"name": "x", "operation": "count", "inputs": ["d"], "params": {"p": ' + deep + b"}}"
+    assert_error(api.post("/v1/jobs", content=body), 422, "nested", "32")
+    assert_error(api.post("/v1/datasets", content=deep), 422, "nested")
+    assert nothing_stored(api, jobs, datasets)
+
+
 def test_oversized_job_spec_is_413(api: httpx.Client) -> None:
     huge = b'{"name": "x", "operation": "count", "inputs": ["d"], "params": {"p": "' + \
         b"x" * (2 << 20) + b'"}}'
