@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -39,10 +40,25 @@ def start(service: Service) -> None:
         raise SystemExit(f"femto: cannot start: {exc}") from exc
 
 
+def api_token(args: argparse.Namespace) -> str | None:
+    """The token from --api-token-file, else $FEMTO_API_TOKEN (never from the command line,
+    where every user of the host sees it in `ps`)."""
+    if args.api_token_file is None:
+        return os.environ.get("FEMTO_API_TOKEN") or None
+    try:
+        token = Path(args.api_token_file).read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"femto: cannot read --api-token-file: {exc}") from exc
+    if not token:
+        raise SystemExit(f"femto: --api-token-file {args.api_token_file} is empty")
+    return token
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     options = Options(
         master=args.master, agents=args.agents, store=args.store, listen=args.listen,
-        api_token=args.api_token, role=args.role, principal=args.principal, secret=args.secret,
+        api_token=args.api_token or api_token(args), insecure=args.insecure, role=args.role,
+        principal=args.principal, secret=args.secret,
         zk=args.zk, launch_timeout=args.launch_timeout, retry_backoff=args.retry_backoff,
         locality_wait=args.locality_wait, failover_timeout=args.failover_timeout,
         zk_session_timeout=args.zk_session_timeout,
@@ -247,7 +263,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--zk-session-timeout", type=float, default=10.0, metavar="SECONDS")
     serve.add_argument("--store", help="sqlite:///PATH or mongodb://...")
     serve.add_argument("--listen", default="127.0.0.1:8080")
-    serve.add_argument("--api-token")
+    serve.add_argument("--api-token-file", metavar="PATH",
+                       help="file holding the bearer token every /v1 call must carry "
+                            "(default: $FEMTO_API_TOKEN)")
+    serve.add_argument("--api-token", help="the token itself (visible in ps: prefer the file)")
+    serve.add_argument("--insecure", action="store_true",
+                       help="serve a non-loopback --listen without a token")
     serve.add_argument("--role", default="*")
     serve.add_argument("--principal")
     serve.add_argument("--secret")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import logging
 import os
 import shlex
@@ -37,6 +38,31 @@ def default_state_dir() -> Path:
     return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "femto"
 
 
+def is_loopback(host: str) -> bool:
+    """Only literal loopback addresses and "localhost": a name may resolve anywhere."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(listen: str, token: str | None, insecure: bool) -> None:
+    """Refuses an API reachable beyond this host without a token, unless asked for by name:
+    anyone who reaches it could read the datasets and run programs (the command operation)."""
+    host, _ = split_host_port(listen, "--listen")
+    if is_loopback(host) or token:
+        return
+    if not insecure:
+        raise ValueError(
+            f"--listen {listen} is reachable beyond this host, and no API token is set: "
+            "give --api-token-file (or $FEMTO_API_TOKEN), or --insecure to serve anyone"
+        )
+    log.warning("insecure: --listen %s serves every client without a token (--insecure)",
+                listen)
+
+
 def split_host_port(text: str, what: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit():
@@ -53,6 +79,7 @@ class Options:
     store: str | None = None  # default: sqlite in the state dir
     listen: str = "127.0.0.1:8080"
     api_token: str | None = None
+    insecure: bool = False  # serve beyond loopback without a token
     role: str = "*"
     principal: str | None = None
     secret: str | None = None
@@ -95,6 +122,7 @@ class Service:
         opts = self.options
         opts.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = open_store(opts.store or f"sqlite:///{opts.state_dir.resolve()}/femto.db")
+        check_exposure(opts.listen, opts.api_token, opts.insecure)
         host, port = split_host_port(opts.listen, "--listen")
         # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
         # and without it each response on a kept-alive connection waited ~40 ms.

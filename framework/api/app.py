@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 from importlib import resources
@@ -129,8 +130,13 @@ def create_app(service: ServiceInfo, *, token: str | None, max_upload: int = 4 <
         return engine
 
     # Dependencies are async: a sync one costs every request a trip through the thread pool.
+    expected = f"Bearer {token}".encode() if token else None
+
     async def authorize(request: Request) -> None:
-        if token and request.headers.get("authorization") != f"Bearer {token}":
+        # Constant time, so the answer's timing does not tell how much of a guess was right.
+        if expected is not None and not hmac.compare_digest(
+            request.headers.get("authorization", "").encode(), expected
+        ):
             raise Unauthorized("missing or wrong bearer token", [{"loc": "Authorization"}])
 
     async def leader_only(request: Request) -> None:
@@ -246,7 +252,10 @@ def create_app(service: ServiceInfo, *, token: str | None, max_upload: int = 4 <
 
     @app.exception_handler(FemtoError)
     async def femto_error(request: Request, exc: FemtoError) -> JSONResponse:
-        return error(exc.status, exc.message, exc.details)
+        response = error(exc.status, exc.message, exc.details)
+        if isinstance(exc, Unauthorized):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="femto"'
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -153,7 +153,10 @@ def test_a_dataset_in_use_cannot_be_deleted_and_cancel_kills(api: httpx.Client) 
 
 def test_token_guards_v1_and_uploads_have_a_limit(tmp_path: Path) -> None:
     with running_service(tmp_path, api_token="s3cret", max_upload=1000) as (service, client):
-        assert_error(client.get("/v1/jobs"), 401, "token")
+        refused = client.get("/v1/jobs")
+        assert_error(refused, 401, "token")
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+        assert_error(client.get("/v1/jobs", headers={"Authorization": "Bearer s3cre"}), 401)
         auth = {"Authorization": "Bearer s3cret"}
         assert client.get("/v1/jobs", headers=auth).status_code == 200
         assert client.get("/health").status_code == 200
