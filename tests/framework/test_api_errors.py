@@ -100,6 +100,11 @@ def test_bad_uploads(api: httpx.Client) -> None:
     assert_error(api.put("/v1/datasets/junk", content=b"this is not numpy"), 400, "npy")
     pickled = npy(np.array([{"a": 1}], dtype=object))
     assert_error(api.put("/v1/datasets/objects", content=pickled), 400, "npy")
+    structured = npy(np.zeros(3, dtype=[("a", "<f8"), ("b", "<i4")]))
+    assert_error(api.put("/v1/datasets/records", content=structured), 400, "not supported")
+    claims_2_40 = npy(np.zeros(0))
+    claims_2_40 = claims_2_40.replace(b"'shape': (0,)", b"'shape': (1099511627776,)")
+    assert_error(api.put("/v1/datasets/huge", content=claims_2_40), 400, "bytes of data")
     assert_error(api.put("/v1/datasets/bad name", content=npy(np.arange(3.0))), 422, "name")
     assert_error(api.put("/v1/datasets/d", content=npy(np.arange(3.0))), 409, "exists")
     assert_error(api.put("/v1/datasets/toomany", params={"partitions": 0},
