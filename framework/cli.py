@@ -62,6 +62,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         zk=args.zk, launch_timeout=args.launch_timeout, retry_backoff=args.retry_backoff,
         locality_wait=args.locality_wait, failover_timeout=args.failover_timeout,
         zk_session_timeout=args.zk_session_timeout,
+        data_roots=[Path(root) for root in args.data_root],
     )
     if args.state_dir:
         options.state_dir = Path(args.state_dir)
@@ -269,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-token", help="the token itself (visible in ps: prefer the file)")
     serve.add_argument("--insecure", action="store_true",
                        help="serve a non-loopback --listen without a token")
+    serve.add_argument("--data-root", action="append", default=[], metavar="DIR",
+                       help="a directory whose .npy files may be registered as datasets "
+                            "(repeatable; none by default)")
     serve.add_argument("--role", default="*")
     serve.add_argument("--principal")
     serve.add_argument("--secret")

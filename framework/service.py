@@ -17,7 +17,7 @@ from typing import Any
 import uvicorn
 
 from framework.api.app import create_app
-from framework.datasets import Datasets
+from framework.datasets import DataRoots, Datasets
 from framework.embedded import EmbeddedMesos
 from framework.engine import Engine, EngineConfig, Halted
 from framework.launch import ExecutorSpec
@@ -90,6 +90,7 @@ class Options:
     retry_backoff: float = 1.0
     locality_wait: float = 3.0
     max_upload: int = 4 << 30  # bytes of one dataset or output upload
+    data_roots: list[Path] = field(default_factory=list)  # where datasets may be registered
     zk_session_timeout: float = 10.0
     executor_command: str = field(
         default_factory=lambda: os.environ.get("FEMTO_EXECUTOR_COMMAND")
@@ -146,7 +147,7 @@ class Service:
                 update_retry=10.0,
             )
             self.local_mesos.start()  # its start-up overlaps the API's
-        self.datasets = Datasets(self.store)
+        self.datasets = Datasets(self.store, DataRoots(opts.data_roots))
         self.engine = self._new_engine()
         app = create_app(self, token=opts.api_token, max_upload=opts.max_upload)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
