@@ -29,6 +29,8 @@ from mesosapi.scheduler import MesosSchedulerDriver
 
 log = logging.getLogger(__name__)
 
+FIRST_SUBSCRIBE_WAIT = 10.0  # seconds start() waits for the first subscription
+
 WEEK = 7 * 24 * 3600.0
 
 
@@ -168,6 +170,10 @@ class Service:
             self.leadership.start()
         else:
             self._take_lead(None)
+            # So that a scheduler that says it serves is healthy too (GET /health is a 503
+            # until Mesos is connected); a master that is down does not hold start-up.
+            if self.driver is not None:
+                self.driver.wait_connected(FIRST_SUBSCRIBE_WAIT)
         self._spawn("femto-ticker", self._tick)
         self._wait_serving()
 
@@ -303,6 +309,16 @@ class Service:
     @property
     def mesos_connected(self) -> bool:
         return bool(self.driver and self.driver.connected)
+
+    @property
+    def health_problem(self) -> str | None:
+        """Why this scheduler cannot do its work right now, or None (GET /health)."""
+        embedded = self.local_mesos.problem if self.local_mesos is not None else None
+        if embedded or self.problem:
+            return embedded or self.problem
+        if self.is_leader and not self.mesos_connected:
+            return f"not connected to the Mesos master at {self.master}"
+        return None
 
     def stop(self) -> None:
         """Stop serving; running tasks keep running (the framework fails over)."""

@@ -48,7 +48,9 @@ class ServiceInfo(Protocol):
     url: str
     engine: Engine | None
     datasets: Datasets | None
-    problem: str | None
+
+    @property
+    def health_problem(self) -> str | None: ...
 
     @property
     def mesos_connected(self) -> bool: ...
@@ -233,10 +235,13 @@ def create_app(service: ServiceInfo, *, token: str | None, max_upload: int = 4 <
     app.include_router(v1)
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok" if service.problem is None else "degraded",
-                "problem": service.problem, "is_leader": service.is_leader,
-                "mesos_connected": service.mesos_connected}
+    def health() -> JSONResponse:
+        """200 while this scheduler can do its work; 503 naming what keeps it from it."""
+        problem = service.health_problem
+        return JSONResponse(
+            {"status": "ok" if problem is None else "degraded", "problem": problem,
+             "is_leader": service.is_leader, "mesos_connected": service.mesos_connected},
+            status_code=200 if problem is None else 503)
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def metrics() -> str:

@@ -11,7 +11,9 @@ from pathlib import Path
 import httpx
 import numpy as np
 import psutil
+import pytest
 
+import framework.service as service_module
 from localmesos import LocalMesos
 from tests.framework.helpers import (
     fetch,
@@ -228,3 +230,36 @@ def test_a_killed_femto_serve_takes_its_embedded_cluster_along(tmp_path: Path) -
         if scheduler.poll() is None:
             scheduler.kill()
             scheduler.wait()
+
+
+def test_the_embedded_cluster_is_restarted_when_it_dies(tmp_path: Path) -> None:
+    with running_service(tmp_path) as (service, api):
+        embedded = service.local_mesos
+        assert embedded is not None and embedded.pid is not None
+        wait_for(lambda: api.get("/health").status_code == 200, what="a healthy scheduler")
+        upload(api, "d", DATA, 4)
+        job = submit(api, {"name": "e", "operation": "command", "inputs": ["d"],
+                           "params": SLOW_CAT, "output": "e-out", "max_retries": 0})
+        wait_for(lambda: running_hosts(api, job["id"]), what="a running task")
+        first = psutil.Process(embedded.pid)
+        first.send_signal(signal.SIGKILL)
+        down = wait_for(lambda: (r := api.get("/health")).status_code == 503 and r.json(),
+                        what="/health to report the dead cluster")
+        assert "embedded Mesos" in down["problem"], down
+        wait_for(lambda: api.get("/health").status_code == 200, timeout=60,
+                 what="/health once the cluster is back")
+        assert embedded.restarts == 1 and embedded.pid != first.pid
+        done = wait_done(api, job["id"])
+        # Its tasks died with the cluster: infrastructure faults, not charged to max_retries=0.
+        assert done["state"] == "FINISHED", done
+        np.testing.assert_array_equal(fetch(api, "e-out"), DATA)
+
+
+def test_health_names_an_unreachable_master(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service_module, "FIRST_SUBSCRIBE_WAIT", 0.5)  # nothing answers there
+    nowhere = f"127.0.0.1:{free_port()}"
+    with running_service(tmp_path, master=nowhere) as (_, api):
+        health = api.get("/health")
+        assert health.status_code == 503
+        assert health.json()["problem"] == f"not connected to the Mesos master at {nowhere}"
