@@ -222,7 +222,7 @@ class Datasets:
             path = self.store.blob_path(part["blob"]) if part["blob"] else None
             uri = Path(path).as_uri() if path else part["uri"]
             refs.append({
-                "uri": uri, "url": f"{api_url}/v1/datasets/{doc['name']}/partitions/{i}",
+                "uri": uri, "url": f"{api_url}/executor/datasets/{doc['name']}/partitions/{i}",
                 "length": part["length"], "dtype": doc["dtype"], "host": part["host"],
             })
         return refs

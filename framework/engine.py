@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
-from framework import placement
+from framework import credentials, placement
 from framework.datasets import Datasets, check_name, output_blob
-from framework.errors import Conflict, Invalid, NotFound, Unavailable
+from framework.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from framework.launch import ExecutorSpec, executor_info, offer_scalar, task_info
 from framework.model import (
     Attempt,
@@ -85,7 +85,7 @@ class Driver(Protocol):
 class EngineConfig:
     executor: ExecutorSpec
     api_url: str = ""
-    token: str | None = None
+    attempt_key: bytes = b""  # signs each attempt's credential (framework.credentials)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     launch_timeout: float = 60.0  # a launch not RUNNING by then is killed and retried
     locality_wait: float = 3.0  # how long a task waits for an offer from its data's host
@@ -373,13 +373,37 @@ class Engine:
                     names.update(job.spec["inputs"])
             return names
 
-    def accept_output(self, job_id: str, partition: int, body: bytes) -> dict[str, Any]:
-        """Store a transform's output partition, uploaded by the executor."""
+    def check_input(self, task_id: str, dataset: str) -> None:
+        """Forbidden unless attempt `task_id` (from its credential) belongs to an unfinished
+        job that reads `dataset`. A standby answers too, from the store."""
+        parsed = parse_mesos_task_id(task_id)
+        with self.lock:
+            job = (self.jobs.get(parsed[0]) or self._stored_job(parsed[0])) if parsed else None
+        if job is None or job.finished is not None or dataset not in job.spec["inputs"]:
+            raise Forbidden(
+                f"attempt {task_id} may not read dataset {dataset!r}: it is not an input of "
+                "an unfinished job of that attempt",
+                [{"loc": "Authorization", "msg": "not an input of the attempt's job"}])
+
+    def accept_output(
+        self, task_id: str, job_id: str, partition: int, body: bytes
+    ) -> dict[str, Any]:
+        """Store a transform's output partition, uploaded by the executor running attempt
+        `task_id` (from its credential): only that partition's current, live attempt."""
         with self.lock:
             self._check_leading()
             job = self.jobs.get(job_id)
             if job is None or job.output is None or not 0 <= partition < job.n_tasks:
                 raise NotFound(f"job {job_id} expects no output for partition {partition}")
+            task = self.tasks[job_id][partition]
+            current = task.current
+            if (current is None or task.mesos_id(current) != task_id
+                    or task.state not in (TaskState.LAUNCHING, TaskState.RUNNING)
+                    or current.ended is not None):
+                raise Forbidden(
+                    f"attempt {task_id} may not deliver partition {partition} of job {job_id}: "
+                    "it is not that partition's live attempt",
+                    [{"loc": "Authorization", "msg": "not the live attempt"}])
         try:
             array = load_npy(body)
         except ValueError as exc:
@@ -562,10 +586,11 @@ class Engine:
             "operation": job.operation, "params": params,
             "inputs": [wire(r[task.partition]) for r in refs], "left": [wire(r) for r in left],
             "output": (
-                {"url": f"{api}/v1/jobs/{job.id}/outputs/{task.partition}"}
+                {"url": f"{api}/executor/jobs/{job.id}/outputs/{task.partition}"}
                 if job.output else None
             ),
-            "token": self.config.token, "api_mirrors": mirrors,
+            "credential": credentials.issue(self.config.attempt_key, task.mesos_id(attempt)),
+            "api_mirrors": mirrors,
         }
 
     def on_status(self, status: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import uvicorn
 
+from framework import credentials
 from framework.api.app import create_app
 from framework.datasets import DataRoots, Datasets
 from framework.embedded import EmbeddedMesos
@@ -109,6 +110,7 @@ class Service:
         self.store: Store | None = None
         self.datasets: Datasets | None = None
         self.engine: Engine | None = None
+        self.attempt_key = b""  # from the store, at start
         self.driver: MesosSchedulerDriver | None = None
         self.leadership: Leadership | None = None
         self.local_mesos: EmbeddedMesos | None = None
@@ -151,7 +153,9 @@ class Service:
             self.local_mesos.start()  # its start-up overlaps the API's
         self.datasets = Datasets(self.store, DataRoots(opts.data_roots))
         self.engine = self._new_engine()
-        app = create_app(self, token=opts.api_token, max_upload=opts.max_upload)
+        self.attempt_key = credentials.load_key(self.store)
+        app = create_app(self, token=opts.api_token, attempt_key=self.attempt_key,
+                         max_upload=opts.max_upload)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         server = self._server
@@ -182,7 +186,7 @@ class Service:
         opts = self.options
         return Engine(self.store, self.datasets, EngineConfig(
             executor=ExecutorSpec(command=opts.executor_command),
-            api_url=self.url, token=opts.api_token,
+            api_url=self.url, attempt_key=self.attempt_key,
             retry=RetryPolicy(backoff_base=opts.retry_backoff),
             launch_timeout=opts.launch_timeout, locality_wait=opts.locality_wait,
             mirrors=self._mirrors,

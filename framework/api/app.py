@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from importlib import resources
 from typing import Any, Protocol
@@ -14,15 +13,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from framework.api.bodies import MAX_SPEC_BYTES, NPY, parse_json, read_body
+from framework.api.executor_io import executor_router
 from framework.api.metrics import render_metrics
 from framework.datasets import Datasets
 from framework.engine import Engine
 from framework.errors import (
-    BadRequest,
     Conflict,
     FemtoError,
-    Invalid,
-    TooLarge,
     Unauthorized,
     Unavailable,
     error_details,
@@ -37,10 +35,6 @@ class Redirect(Exception):
     def __init__(self, location: str) -> None:
         super().__init__(location)
         self.location = location
-
-MAX_SPEC_BYTES = 1 << 20
-NPY = "application/octet-stream"
-
 
 class ServiceInfo(Protocol):
     """What the API needs of the scheduler process it serves."""
@@ -65,63 +59,12 @@ def error(status: int, message: str, details: list[dict[str, Any]] | None = None
     return JSONResponse({"error": message, "details": details or []}, status_code=status)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"body of {declared} bytes is over the limit of {limit}", [{"loc": "body"}])
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"body is over the limit of {limit} bytes", [{"loc": "body"}])
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-MAX_JSON_DEPTH = 32  # a job spec or dataset registration needs 5; deeper is an attack
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """An object whose keys are all distinct: with duplicates, which one "wins" is a guess."""
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise BadRequest(f"malformed JSON: duplicate key {key!r}",
-                             [{"loc": "body", "msg": f"duplicate key {key!r}"}])
-        obj[key] = value
-    return obj
-
-
-def _depth(value: Any) -> int:
-    """Nesting depth of parsed JSON, iteratively (the value may be deep)."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, level = stack.pop()
-        if isinstance(node, dict | list):
-            deepest = max(deepest, level)
-            stack.extend((child, level + 1)
-                         for child in (node.values() if isinstance(node, dict) else node))
-    return deepest
-
-
-def parse_json(body: bytes) -> Any:
-    try:
-        value = json.loads(body, object_pairs_hook=_unique_keys)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"malformed JSON: {exc}", [{"loc": "body", "msg": str(exc)}]) from exc
-    except RecursionError:
-        value = None  # nested past the interpreter's limit: certainly past ours
-    else:
-        if _depth(value) <= MAX_JSON_DEPTH:
-            return value
-    raise Invalid(f"JSON is nested deeper than the limit of {MAX_JSON_DEPTH}",
-                  [{"loc": "body", "msg": f"nesting depth over {MAX_JSON_DEPTH}"}])
-
-
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def create_app(service: ServiceInfo, *, token: str | None, max_upload: int = 4 << 30) -> FastAPI:
+def create_app(
+    service: ServiceInfo, *, token: str | None, attempt_key: bytes, max_upload: int = 4 << 30
+) -> FastAPI:
     app = FastAPI(title="femto", version="0.1.0", description="Scientific data jobs on Mesos")
     datasets = service.datasets
     assert datasets is not None
@@ -219,11 +162,6 @@ def create_app(service: ServiceInfo, *, token: str | None, max_upload: int = 4 <
     def cancel_job(job_id: str) -> dict[str, Any]:
         return current_engine().cancel(job_id)
 
-    @v1.put("/jobs/{job_id}/outputs/{partition}", status_code=201)
-    async def job_output(job_id: str, partition: int, request: Request) -> dict[str, Any]:
-        body = await read_body(request, max_upload)
-        return await run_in_threadpool(current_engine().accept_output, job_id, partition, body)
-
     # ----- cluster -----
 
     @v1.get("/leader")
@@ -233,6 +171,8 @@ def create_app(service: ServiceInfo, *, token: str | None, max_upload: int = 4 <
                 "is_leader": service.is_leader}
 
     app.include_router(v1)
+    app.include_router(executor_router(current_engine, datasets, attempt_key, max_upload,
+                                       leader_only))
 
     @app.get("/health")
     def health() -> JSONResponse:
