@@ -20,6 +20,7 @@ from framework.errors import FemtoError
 from framework.logs import configure_logging
 from framework.service import Options, Service
 from framework.states import TERMINAL_JOB_STATES
+from jobs.limits import Limits
 
 DONE = {s.value for s in TERMINAL_JOB_STATES}
 
@@ -55,6 +56,10 @@ def api_token(args: argparse.Namespace) -> str | None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        limits = Limits.parse(args.limit)
+    except ValueError as exc:
+        raise SystemExit(f"femto: {exc}") from exc
     options = Options(
         master=args.master, agents=args.agents, store=args.store, listen=args.listen,
         api_token=args.api_token or api_token(args), insecure=args.insecure, role=args.role,
@@ -62,7 +67,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         zk=args.zk, launch_timeout=args.launch_timeout, retry_backoff=args.retry_backoff,
         locality_wait=args.locality_wait, failover_timeout=args.failover_timeout,
         zk_session_timeout=args.zk_session_timeout,
-        data_roots=[Path(root) for root in args.data_root],
+        data_roots=[Path(root) for root in args.data_root], limits=limits,
     )
     if args.state_dir:
         options.state_dir = Path(args.state_dir)
@@ -273,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-root", action="append", default=[], metavar="DIR",
                        help="a directory whose .npy files may be registered as datasets "
                             "(repeatable; none by default)")
+    serve.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                       help="raise or lower a bound on requests: bins, window, partitions, "
+                            "task-cpus, task-mem (MB), upload-bytes (repeatable)")
     serve.add_argument("--role", default="*")
     serve.add_argument("--principal")
     serve.add_argument("--secret")

@@ -23,6 +23,7 @@ from framework.errors import (
 )
 from framework.store import KeyConflict, Store
 from jobs.datasets import RegisterDataset, file_uri_path, load_npy, npy_bytes, split
+from jobs.limits import Limits
 from jobs.names import NAME_PATTERN
 
 DEFAULT_PARTITIONS = 8
@@ -61,9 +62,17 @@ class DataRoots:
 
 
 class Datasets:
-    def __init__(self, store: Store, data_roots: DataRoots | None = None) -> None:
+    def __init__(self, store: Store, data_roots: DataRoots | None = None,
+                 limits: Limits | None = None) -> None:
         self.store = store
         self.data_roots = data_roots or DataRoots()
+        self.limits = limits or Limits()
+
+    def _check_partitions(self, count: int) -> None:
+        try:
+            self.limits.check("partitions", count)
+        except ValueError as exc:
+            raise Invalid(f"partitions: {exc}", [{"loc": "partitions", "msg": str(exc)}]) from exc
 
     def get(self, name: str) -> dict[str, Any]:
         doc = self.store.get("datasets", name)
@@ -88,6 +97,8 @@ class Datasets:
             raise Invalid(
                 "partitions must be at least 1", [{"loc": "partitions", "msg": "must be >= 1"}]
             )
+        if partitions is not None:
+            self._check_partitions(partitions)
         if self.store.get("datasets", name) is not None:
             raise Conflict(f"dataset {name!r} exists", [{"loc": "name", "msg": "taken"}])
         try:
@@ -120,6 +131,7 @@ class Datasets:
         except ValidationError as exc:
             raise Invalid("invalid dataset registration", error_details(exc.errors())) from exc
         check_name(request.name)
+        self._check_partitions(len(request.partitions))
         for part in request.partitions:
             self.data_roots.check(part.uri)
         total = sum(p.length for p in request.partitions)

@@ -43,6 +43,7 @@ from framework.states import (
 )
 from framework.store import KeyConflict, Store, StoreError
 from jobs.datasets import load_npy
+from jobs.limits import Limits
 from jobs.operations import UnknownOperation, get_operation
 from jobs.operations.base import Query
 from jobs.spec import SpecError, parse_job_spec, spec_fingerprint
@@ -86,6 +87,7 @@ class EngineConfig:
     executor: ExecutorSpec
     api_url: str = ""
     attempt_key: bytes = b""  # signs each attempt's credential (framework.credentials)
+    limits: Limits = field(default_factory=Limits)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     launch_timeout: float = 60.0  # a launch not RUNNING by then is killed and retried
     locality_wait: float = 3.0  # how long a task waits for an offer from its data's host
@@ -245,7 +247,7 @@ class Engine:
     def submit(self, body: Any) -> tuple[dict[str, Any], bool]:
         """Accept a job spec; returns (job view, created). Idempotent for a given id."""
         try:
-            spec = parse_job_spec(body)
+            spec = parse_job_spec(body, self.config.limits)
         except SpecError as exc:
             raise Invalid("invalid job spec", exc.errors) from exc
         try:

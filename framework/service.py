@@ -26,6 +26,7 @@ from framework.leadership import Leadership
 from framework.mesos_scheduler import FemtoScheduler
 from framework.retries import RetryPolicy
 from framework.store import LEADER_FENCE, Store, open_store
+from jobs.limits import Limits
 from mesosapi.scheduler import MesosSchedulerDriver
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class Options:
     launch_timeout: float = 60.0
     retry_backoff: float = 1.0
     locality_wait: float = 3.0
-    max_upload: int = 4 << 30  # bytes of one dataset or output upload
+    limits: Limits = field(default_factory=Limits)
     data_roots: list[Path] = field(default_factory=list)  # where datasets may be registered
     zk_session_timeout: float = 10.0
     executor_command: str = field(
@@ -151,11 +152,11 @@ class Service:
                 update_retry=10.0,
             )
             self.local_mesos.start()  # its start-up overlaps the API's
-        self.datasets = Datasets(self.store, DataRoots(opts.data_roots))
+        self.datasets = Datasets(self.store, DataRoots(opts.data_roots), opts.limits)
         self.engine = self._new_engine()
         self.attempt_key = credentials.load_key(self.store)
         app = create_app(self, token=opts.api_token, attempt_key=self.attempt_key,
-                         max_upload=opts.max_upload)
+                         max_upload=opts.limits.upload_bytes)
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         server = self._server
@@ -186,7 +187,7 @@ class Service:
         opts = self.options
         return Engine(self.store, self.datasets, EngineConfig(
             executor=ExecutorSpec(command=opts.executor_command),
-            api_url=self.url, attempt_key=self.attempt_key,
+            api_url=self.url, attempt_key=self.attempt_key, limits=opts.limits,
             retry=RetryPolicy(backoff_base=opts.retry_backoff),
             launch_timeout=opts.launch_timeout, locality_wait=opts.locality_wait,
             mirrors=self._mirrors,

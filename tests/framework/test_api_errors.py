@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from framework.service import Service
+from jobs.limits import Limits
 from tests.framework.helpers import npy, running_service, submit, upload, wait_done
 
 GOOD = {"name": "ok", "operation": "count", "params": {}, "inputs": ["d"]}
@@ -60,6 +61,14 @@ def assert_error(response: httpx.Response, status: int, *mentions: str) -> dict:
          ["id"]),
         (b'{"name": "x", "operation": "count", "inputs": ["d"], "max_retries": -1}', 422,
          ["max_retries"]),
+        (b'{"name": "x", "operation": "histogram", "params": {"bins": 1000000000000, '
+         b'"range": [0, 1]}, "inputs": ["d"]}', 422, ["params.bins", "limit of 100000"]),
+        (b'{"name": "x", "operation": "sliding_mean", "params": {"window": 1000000000},'
+         b' "inputs": ["d"]}', 422, ["params.window", "limit"]),
+        (b'{"name": "x", "operation": "count", "inputs": ["d"], "resources": {"mem": 1e308}}',
+         422, ["resources.mem", "limit"]),
+        (b'{"name": "x", "operation": "count", "inputs": ["d"], "resources": {"cpus": 1000}}',
+         422, ["resources.cpus", "limit of 256"]),
     ],
 )
 def test_bad_job_specs(api: httpx.Client, body: bytes, status: int, mentions: list[str]) -> None:
@@ -109,6 +118,11 @@ def test_bad_uploads(api: httpx.Client) -> None:
     assert_error(api.put("/v1/datasets/d", content=npy(np.arange(3.0))), 409, "exists")
     assert_error(api.put("/v1/datasets/toomany", params={"partitions": 0},
                          content=npy(np.arange(3.0))), 422, "partitions")
+    assert_error(api.put("/v1/datasets/toomany", params={"partitions": 20_000},
+                         content=npy(np.arange(30_000.0))), 422, "partitions", "limit of 10000")
+    many = {"name": "many", "dtype": "float64", "partitions": [
+        {"uri": f"file:///data/{i}.npy", "host": "a", "length": 1} for i in range(10_001)]}
+    assert_error(api.post("/v1/datasets", json=many), 422, "partitions", "limit of 10000")
     assert len(api.get("/v1/datasets").json()) == datasets
 
 
@@ -157,7 +171,8 @@ def test_a_dataset_in_use_cannot_be_deleted_and_cancel_kills(api: httpx.Client) 
 
 
 def test_token_guards_v1_and_uploads_have_a_limit(tmp_path: Path) -> None:
-    with running_service(tmp_path, api_token="s3cret", max_upload=1000) as (service, client):
+    with running_service(tmp_path, api_token="s3cret",
+                         limits=Limits(upload_bytes=1000)) as (service, client):
         refused = client.get("/v1/jobs")
         assert_error(refused, 401, "token")
         assert refused.headers["www-authenticate"].startswith("Bearer")

@@ -97,13 +97,15 @@ def test_serve_names_what_keeps_it_from_starting(served: Service, tmp_path: Path
 
     no_agents = serve("--agents", "0")
     assert no_agents.returncode == 2 and "--agents: must be at least 1" in no_agents.stderr
+    bad_limit = serve("--limit", "colour=3")
+    assert bad_limit.returncode == 1 and "--limit 'colour=3'" in bad_limit.stderr
     bad_listen = serve("--listen", "nowhere")
     assert bad_listen.returncode == 1
     assert "--listen 'nowhere' must be HOST:PORT" in bad_listen.stderr
     taken = served.url.removeprefix("http://")
     busy = serve("--listen", taken)
     assert busy.returncode == 1 and f"cannot listen on {taken}" in busy.stderr
-    for done in (bad_listen, busy):
+    for done in (bad_limit, bad_listen, busy):
         assert "Traceback" not in done.stderr, done.stderr
 
 
