@@ -63,6 +63,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     options = Options(
         master=args.master, agents=args.agents, store=args.store, listen=args.listen,
         api_token=args.api_token or api_token(args), insecure=args.insecure, role=args.role,
+        token_file=Path(args.token_file) if args.token_file else None,
         principal=args.principal, secret=args.secret,
         zk=args.zk, launch_timeout=args.launch_timeout, retry_backoff=args.retry_backoff,
         locality_wait=args.locality_wait, failover_timeout=args.failover_timeout,
@@ -273,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="file holding the bearer token every /v1 call must carry "
                             "(default: $FEMTO_API_TOKEN)")
     serve.add_argument("--api-token", help="the token itself (visible in ps: prefer the file)")
+    serve.add_argument("--token-file", metavar="PATH",
+                       help="named tokens with roles: lines of NAME ROLE TOKEN, ROLE one of "
+                            "read, submit, command, admin")
     serve.add_argument("--insecure", action="store_true",
                        help="serve a non-loopback --listen without a token")
     serve.add_argument("--data-root", action="append", default=[], metavar="DIR",

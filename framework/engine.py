@@ -244,8 +244,9 @@ class Engine:
 
     # ----- users ----------------------------------------------------------
 
-    def submit(self, body: Any) -> tuple[dict[str, Any], bool]:
-        """Accept a job spec; returns (job view, created). Idempotent for a given id."""
+    def submit(self, body: Any, owner: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Accept a job spec from `owner`; returns (job view, created). Idempotent for a
+        given id and owner."""
         try:
             spec = parse_job_spec(body, self.config.limits)
         except SpecError as exc:
@@ -261,7 +262,7 @@ class Engine:
             job_id = canonical.get("id") or str(uuid.uuid4())
             existing = self.jobs.get(job_id) or self._stored_job(job_id)
             if existing is not None:
-                if existing.fingerprint != fingerprint:
+                if existing.fingerprint != fingerprint or existing.owner != owner:
                     raise Conflict(
                         f"job {job_id} exists with another spec", [{"loc": "id", "msg": "taken"}]
                     )
@@ -290,6 +291,7 @@ class Engine:
             job = Job(
                 id=job_id, name=spec.name, operation=spec.operation, spec=canonical,
                 fingerprint=fingerprint, created=now, n_tasks=n_tasks, output=output,
+                owner=owner,
             )
             tasks = [Task(job_id=job_id, partition=i, waiting_since=now) for i in range(n_tasks)]
             # Tasks first: the job document is what commits the submission.
@@ -331,15 +333,19 @@ class Engine:
             job.attempts = sum(len(t.attempts) for t in tasks)
         return job
 
-    def job(self, job_id: str) -> dict[str, Any]:
+    def job(self, job_id: str, owner: str | None = None) -> dict[str, Any]:
+        """The job's view; `owner` given: only if it is that owner's."""
         with self.lock:
             job = self.jobs.get(job_id) or self._stored_job(job_id)
-        if job is None:
+        if job is None or (owner is not None and job.owner != owner):
             raise NotFound(f"job {job_id} not found", [{"loc": "id", "msg": "unknown job"}])
         return job.view()
 
-    def list_jobs(self, state: str | None = None) -> list[dict[str, Any]]:
-        docs = self.store.find("jobs", **({"state": state} if state else {}))
+    def list_jobs(self, state: str | None = None, owner: str | None = None
+                  ) -> list[dict[str, Any]]:
+        equals = {"state": state} if state else {}
+        docs = [d for d in self.store.find("jobs", **equals)
+                if owner is None or d.get("owner") == owner]
         with self.lock:
             return [
                 (self.jobs.get(d["id"]) or self._stored_job(d["id"]) or Job.from_doc(d)).view()
@@ -347,7 +353,9 @@ class Engine:
                 for d in docs
             ]
 
-    def task_views(self, job_id: str) -> list[dict[str, Any]]:
+    def task_views(self, job_id: str, owner: str | None = None) -> list[dict[str, Any]]:
+        if owner is not None:
+            self.job(job_id, owner)  # NotFound unless it is the owner's
         with self.lock:
             if job_id in self.tasks:
                 return [t.view() for t in self.tasks[job_id]]
@@ -356,12 +364,12 @@ class Engine:
         docs = self.store.find("tasks", job_id=job_id)
         return [Task.from_doc(d).view() for d in sorted(docs, key=lambda d: d["partition"])]
 
-    def cancel(self, job_id: str) -> dict[str, Any]:
+    def cancel(self, job_id: str, owner: str | None = None) -> dict[str, Any]:
         with self._acting():
             self._check_leading()
             job = self.jobs.get(job_id)
-            if job is None:
-                return self.job(job_id)  # already over (or unknown: NotFound)
+            if job is None or (owner is not None and job.owner != owner):
+                return self.job(job_id, owner)  # already over (or not theirs: NotFound)
             self._end_job(job, JobState.CANCELLED, error="cancelled by user")
             self._flush()
             self._send_kills()

@@ -18,6 +18,7 @@ import uvicorn
 
 from framework import credentials
 from framework.api.app import create_app
+from framework.auth import Tokens
 from framework.datasets import DataRoots, Datasets
 from framework.embedded import EmbeddedMesos
 from framework.engine import Engine, EngineConfig, Halted
@@ -52,16 +53,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_exposure(listen: str, token: str | None, insecure: bool) -> None:
+def check_exposure(listen: str, tokens: Tokens | None, insecure: bool) -> None:
     """Refuses an API reachable beyond this host without a token, unless asked for by name:
     anyone who reaches it could read the datasets and run programs (the command operation)."""
     host, _ = split_host_port(listen, "--listen")
-    if is_loopback(host) or token:
+    if is_loopback(host) or tokens is not None:
         return
     if not insecure:
         raise ValueError(
             f"--listen {listen} is reachable beyond this host, and no API token is set: "
-            "give --api-token-file (or $FEMTO_API_TOKEN), or --insecure to serve anyone"
+            "give --token-file or --api-token-file (or $FEMTO_API_TOKEN), or --insecure "
+            "to serve anyone"
         )
     log.warning("insecure: --listen %s serves every client without a token (--insecure)",
                 listen)
@@ -82,7 +84,8 @@ class Options:
     agent_mem: float = 4096.0
     store: str | None = None  # default: sqlite in the state dir
     listen: str = "127.0.0.1:8080"
-    api_token: str | None = None
+    api_token: str | None = None  # one token, the admin's
+    token_file: Path | None = None  # named tokens with roles (framework.auth)
     insecure: bool = False  # serve beyond loopback without a token
     role: str = "*"
     principal: str | None = None
@@ -126,9 +129,10 @@ class Service:
 
     def start(self) -> None:
         opts = self.options
+        tokens = self._tokens()
+        check_exposure(opts.listen, tokens, opts.insecure)
         opts.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = open_store(opts.store or f"sqlite:///{opts.state_dir.resolve()}/femto.db")
-        check_exposure(opts.listen, opts.api_token, opts.insecure)
         host, port = split_host_port(opts.listen, "--listen")
         # IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say they are TCP,
         # and without it each response on a kept-alive connection waited ~40 ms.
@@ -153,10 +157,10 @@ class Service:
             )
             self.local_mesos.start()  # its start-up overlaps the API's
         self.datasets = Datasets(self.store, DataRoots(opts.data_roots), opts.limits)
-        self.engine = self._new_engine()
         self.attempt_key = credentials.load_key(self.store)
-        app = create_app(self, token=opts.api_token, attempt_key=self.attempt_key,
-                         max_upload=opts.limits.upload_bytes)
+        self.engine = self._new_engine()
+        app = create_app(self, tokens=tokens, attempt_key=self.attempt_key,
+                         max_upload=opts.limits.upload_bytes, exposed=not is_loopback(host))
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         server = self._server
@@ -181,6 +185,17 @@ class Service:
                 self.driver.wait_connected(FIRST_SUBSCRIBE_WAIT)
         self._spawn("femto-ticker", self._tick)
         self._wait_serving()
+
+    def _tokens(self) -> Tokens | None:
+        opts = self.options
+        if opts.token_file is not None and opts.api_token:
+            raise ValueError("give --token-file or a single API token, not both")
+        if opts.token_file is not None:
+            try:
+                return Tokens.from_file(opts.token_file)
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"cannot read --token-file: {exc}") from exc
+        return Tokens.single(opts.api_token) if opts.api_token else None
 
     def _new_engine(self) -> Engine:
         assert self.store is not None and self.datasets is not None

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from importlib import resources
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -16,11 +15,13 @@ from starlette.exceptions import HTTPException
 from framework.api.bodies import MAX_SPEC_BYTES, NPY, parse_json, read_body
 from framework.api.executor_io import executor_router
 from framework.api.metrics import render_metrics
+from framework.auth import ANYONE, Principal, Tokens
 from framework.datasets import Datasets
 from framework.engine import Engine
 from framework.errors import (
     Conflict,
     FemtoError,
+    Forbidden,
     Unauthorized,
     Unavailable,
     error_details,
@@ -62,9 +63,30 @@ def error(status: int, message: str, details: list[dict[str, Any]] | None = None
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+# Dependencies are async: a sync one costs every request a trip through the thread pool.
+async def authorize(request: Request) -> Principal:
+    """Who calls: the principal of its token (app.state.tokens), or anyone without tokens."""
+    tokens: Tokens | None = request.app.state.tokens
+    if tokens is None:
+        return ANYONE
+    principal = tokens.authenticate(request.headers.get("authorization", ""))
+    if principal is None:
+        raise Unauthorized("missing or wrong bearer token", [{"loc": "Authorization"}])
+    if request.method in WRITES and not principal.may_write:
+        raise Forbidden(f"token {principal.name!r} has role {principal.role.value}, which "
+                        "changes nothing", [{"loc": "Authorization", "msg": "read only"}])
+    return principal
+
+
+Caller = Annotated[Principal, Depends(authorize)]
+
+
 def create_app(
-    service: ServiceInfo, *, token: str | None, attempt_key: bytes, max_upload: int = 4 << 30
+    service: ServiceInfo, *, tokens: Tokens | None, attempt_key: bytes,
+    max_upload: int = 4 << 30, exposed: bool = False,
 ) -> FastAPI:
+    """`tokens` None: every client is admin (a loopback scheduler). `exposed`: the API is
+    reachable beyond loopback, so the command operation needs a role that allows it."""
     app = FastAPI(title="femto", version="0.1.0", description="Scientific data jobs on Mesos")
     datasets = service.datasets
     assert datasets is not None
@@ -74,15 +96,7 @@ def create_app(
         assert engine is not None, "the service builds its engine before serving"
         return engine
 
-    # Dependencies are async: a sync one costs every request a trip through the thread pool.
-    expected = f"Bearer {token}".encode() if token else None
-
-    async def authorize(request: Request) -> None:
-        # Constant time, so the answer's timing does not tell how much of a guess was right.
-        if expected is not None and not hmac.compare_digest(
-            request.headers.get("authorization", "").encode(), expected
-        ):
-            raise Unauthorized("missing or wrong bearer token", [{"loc": "Authorization"}])
+    app.state.tokens = tokens
 
     async def leader_only(request: Request) -> None:
         """A standby serves reads; writes go to the leader (307 keeps method and body)."""
@@ -138,29 +152,44 @@ def create_app(
     # ----- jobs -----
 
     @v1.post("/jobs", status_code=201)
-    async def submit_job(request: Request) -> JSONResponse:
+    async def submit_job(
+        request: Request, principal: Caller
+    ) -> JSONResponse:
         body = parse_json(await read_body(request, MAX_SPEC_BYTES))
-        view, created = await run_in_threadpool(current_engine().submit, body)
+        if (exposed and isinstance(body, dict) and body.get("operation") == "command"
+                and not principal.may_run_commands):
+            raise Forbidden(
+                f"token {principal.name!r} (role {principal.role.value}) may not run the "
+                "command operation on a scheduler reachable beyond loopback: that needs role "
+                "command or admin", [{"loc": "operation", "msg": "command not allowed"}])
+        view, created = await run_in_threadpool(current_engine().submit, body, principal.name)
         return JSONResponse(
             view, status_code=201 if created else 200,
             headers={"Location": f"/v1/jobs/{view['id']}"},
         )
 
+    # A principal that sees only its own jobs gets a 404 for another's: not even whether
+    # the id exists is told.
     @v1.get("/jobs")
-    def list_jobs(state: JobState | None = None) -> list[dict[str, Any]]:
-        return current_engine().list_jobs(state.value if state else None)
+    def list_jobs(
+        principal: Caller, state: JobState | None = None
+    ) -> list[dict[str, Any]]:
+        return current_engine().list_jobs(state.value if state else None,
+                                          owner=principal.owner_filter)
 
     @v1.get("/jobs/{job_id}")
-    def get_job(job_id: str) -> dict[str, Any]:
-        return current_engine().job(job_id)
+    def get_job(job_id: str, principal: Caller) -> dict[str, Any]:
+        return current_engine().job(job_id, owner=principal.owner_filter)
 
     @v1.get("/jobs/{job_id}/tasks")
-    def job_tasks(job_id: str) -> list[dict[str, Any]]:
-        return current_engine().task_views(job_id)
+    def job_tasks(
+        job_id: str, principal: Caller
+    ) -> list[dict[str, Any]]:
+        return current_engine().task_views(job_id, owner=principal.owner_filter)
 
     @v1.delete("/jobs/{job_id}")
-    def cancel_job(job_id: str) -> dict[str, Any]:
-        return current_engine().cancel(job_id)
+    def cancel_job(job_id: str, principal: Caller) -> dict[str, Any]:
+        return current_engine().cancel(job_id, owner=principal.owner_filter)
 
     # ----- cluster -----
 
@@ -171,8 +200,8 @@ def create_app(
                 "is_leader": service.is_leader}
 
     app.include_router(v1)
-    app.include_router(executor_router(current_engine, datasets, attempt_key, max_upload,
-                                       leader_only))
+    app.state.attempt_key = attempt_key
+    app.include_router(executor_router(current_engine, datasets, max_upload, leader_only))
 
     @app.get("/health")
     def health() -> JSONResponse:
