@@ -194,7 +194,7 @@ def cmd_submit(args: argparse.Namespace, client: Client) -> int:
 
 def cmd_jobs(args: argparse.Namespace, client: Client) -> int:
     params = {"state": args.state} if args.state else {}
-    for job in client.json("GET", "/v1/jobs", params=params):
+    for job in client.pages("/v1/jobs", params=params):
         t = job["tasks"]
         print(f"{job['id']}  {job['state']:<9}  {t['finished']:>5}/{t['total']:<5}  "
               f"{job['operation']:<12}  {job['name']}")

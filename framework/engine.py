@@ -341,17 +341,23 @@ class Engine:
             raise NotFound(f"job {job_id} not found", [{"loc": "id", "msg": "unknown job"}])
         return job.view()
 
-    def list_jobs(self, state: str | None = None, owner: str | None = None
-                  ) -> list[dict[str, Any]]:
+    def list_jobs(
+        self, state: str | None = None, owner: str | None = None, *, offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the jobs in submission order, without their results (a list of
+        large histograms ran to megabytes), and how many jobs there are in all."""
         equals = {"state": state} if state else {}
         docs = [d for d in self.store.find("jobs", **equals)
                 if owner is None or d.get("owner") == owner]
+        page = docs[offset:] if limit is None else docs[offset:offset + limit]
         with self.lock:
-            return [
-                (self.jobs.get(d["id"]) or self._stored_job(d["id"]) or Job.from_doc(d)).view()
-                if d["finished"] is None else Job.from_doc(d).view()
-                for d in docs
+            jobs = [
+                (self.jobs.get(d["id"]) or self._stored_job(d["id"]) or Job.from_doc(d))
+                if d["finished"] is None else Job.from_doc(d)
+                for d in page
             ]
+        return [job.view(with_result=False) for job in jobs], len(docs)
 
     def task_views(self, job_id: str, owner: str | None = None) -> list[dict[str, Any]]:
         if owner is not None:

@@ -186,10 +186,10 @@ class Job:
         return cls(**{**doc, "state": JobState(doc["state"]),
                       "result": from_json_safe(doc["result"])})
 
-    def view(self) -> dict[str, Any]:
-        """The job object of the HTTP API contract."""
+    def view(self, *, with_result: bool = True) -> dict[str, Any]:
+        """The job object of the HTTP API contract (`result` left out of lists)."""
         c = self.counts
-        return {
+        view = {
             "id": self.id, "name": self.name, "state": self.state.value,
             "operation": self.operation, "created": iso(self.created),
             "started": iso(self.started), "finished": iso(self.finished),
@@ -203,3 +203,6 @@ class Job:
             "attempts": self.attempts, "result": finite(self.result), "error": self.error,
             "owner": self.owner,
         }
+        if not with_result:
+            del view["result"]
+        return view

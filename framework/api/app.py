@@ -61,6 +61,7 @@ def error(status: int, message: str, details: list[dict[str, Any]] | None = None
 
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_PAGE = 10_000  # jobs in one GET /v1/jobs
 
 
 # Dependencies are async: a sync one costs every request a trip through the thread pool.
@@ -170,12 +171,21 @@ def create_app(
 
     # A principal that sees only its own jobs gets a 404 for another's: not even whether
     # the id exists is told.
-    @v1.get("/jobs")
+    @v1.get("/jobs", response_model=list[dict[str, Any]])
     def list_jobs(
-        principal: Caller, state: JobState | None = None
-    ) -> list[dict[str, Any]]:
-        return current_engine().list_jobs(state.value if state else None,
-                                          owner=principal.owner_filter)
+        request: Request, principal: Caller, state: JobState | None = None,
+        offset: int = Query(0, ge=0), limit: int = Query(1000, ge=1, le=MAX_PAGE),
+    ) -> JSONResponse:
+        """A page of jobs (no results: GET /v1/jobs/{id} has them); X-Total-Count says how
+        many there are, and a Link header points to the next page."""
+        jobs, total = current_engine().list_jobs(
+            state.value if state else None, owner=principal.owner_filter, offset=offset,
+            limit=limit)
+        headers = {"X-Total-Count": str(total)}
+        if offset + len(jobs) < total:
+            following = request.url.include_query_params(offset=offset + len(jobs), limit=limit)
+            headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+        return JSONResponse(jobs, headers=headers)
 
     @v1.get("/jobs/{job_id}")
     def get_job(job_id: str, principal: Caller) -> dict[str, Any]:

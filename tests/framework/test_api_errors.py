@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
+from framework.client import Client
 from framework.service import Service
 from jobs.limits import Limits
 from tests.framework.helpers import npy, running_service, submit, upload, wait_done
@@ -190,3 +191,34 @@ def test_non_finite_results_are_json_null(api: httpx.Client) -> None:
     job = submit(api, {"name": "nan-sum", "operation": "sum", "inputs": ["with-nan"]})
     done = wait_done(api, job["id"])
     assert done["state"] == "FINISHED" and done["result"] == {"value": None}
+
+
+def test_the_job_list_is_paginated_and_leaves_results_out(api: httpx.Client) -> None:
+    ids = [submit(api, {**GOOD, "name": f"page-{i}"})["id"] for i in range(5)]
+    total = int(api.get("/v1/jobs").headers["x-total-count"])
+    seen: list[str] = []
+    url: str | None = "/v1/jobs?limit=2"
+    while url is not None:
+        page = api.get(url)
+        assert page.status_code == 200 and len(page.json()) <= 2
+        assert all("result" not in job and "state" in job for job in page.json())
+        seen += [job["id"] for job in page.json()]
+        link = page.headers.get("link")
+        url = link.split(";")[0].strip("<>") if link else None
+    assert len(seen) == len(set(seen)) == total and set(ids) <= set(seen)
+    assert seen[-5:] == ids  # submission order
+    assert wait_done(api, ids[0])["result"] == {"value": 100}
+    assert_error(api.get("/v1/jobs", params={"limit": 0}), 422, "limit")
+    assert_error(api.get("/v1/jobs", params={"limit": 10_001}), 422, "limit")
+    assert_error(api.get("/v1/jobs", params={"offset": -1}), 422, "offset")
+
+
+def test_the_cli_client_follows_every_page(served: tuple[Service, httpx.Client]) -> None:
+    service, api = served
+    everything = [job["id"] for job in api.get("/v1/jobs").json()]
+    client = Client(service.url)
+    try:
+        assert [job["id"] for job in client.pages("/v1/jobs", params={"limit": 2})] \
+            == everything
+    finally:
+        client.close()
