@@ -43,10 +43,10 @@ from framework.store.checks import (
 log = logging.getLogger(__name__)
 
 # Fail fast when the server is unreachable, so the API can answer 503 within a second
-# (a server that is up is selected at once); the socket timeout is longer because a blob
-# can be hundreds of MB.
+# (a server that is up is selected at once: this only bounds the wait for one to appear);
+# the socket timeout is longer because a blob can be hundreds of MB.
 DEFAULT_OPTIONS: dict[str, Any] = {
-    "serverSelectionTimeoutMS": 1000,
+    "serverSelectionTimeoutMS": 500,
     "connectTimeoutMS": 3000,
     "socketTimeoutMS": 60000,
 }
