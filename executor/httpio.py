@@ -36,11 +36,11 @@ def new_client() -> httpx.Client:
 
 @dataclass(frozen=True)
 class Api:
-    """How one task reaches femto's API: the client, its token, other schedulers
+    """How one task reaches femto's API: the client, its attempt's credential, other schedulers
     to try when the one named in a URL does not answer, and the task's cancel flag."""
 
     client: httpx.Client
-    token: str | None
+    credential: str | None
     cancel: threading.Event
     mirrors: Sequence[str] = ()
 
@@ -75,8 +75,8 @@ def request(
     """Send one request to `url` or, when it does not answer, to a mirror; retry
     connection errors and 5xx with backoff, fail at once on a 4xx."""
     headers = {}
-    if api.token:
-        headers["Authorization"] = f"Bearer {api.token}"
+    if api.credential:
+        headers["Authorization"] = f"Bearer {api.credential}"
     if content_type:
         headers["Content-Type"] = content_type
     last = ""

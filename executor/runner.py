@@ -142,7 +142,7 @@ def _execute(
             raise TaskError(f"{task.operation} is a transform and the task has no output url")
         output_url = task.output.url
 
-    api = Api(client, task.token, cancel, task.api_mirrors)
+    api = Api(client, task.credential, cancel, task.api_mirrors)
     inputs = [read_partition(ref, api) for ref in task.inputs]
     left = read_left_tail(task.left, operation.left_context(params), api)
     if cancel.is_set():

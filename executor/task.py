@@ -80,7 +80,7 @@ class TaskPayload(_Strict):
     inputs: list[PartitionRef] = Field(min_length=1)
     left: list[PartitionRef] = Field(default_factory=list)
     output: OutputRef | None = None
-    token: str | None = None
+    credential: str | None = None  # this attempt's, for femto's executor routes
     api_mirrors: list[str] = Field(default_factory=list)  # other schedulers' base URLs
 
 

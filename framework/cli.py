@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -19,6 +20,7 @@ from framework.errors import FemtoError
 from framework.logs import configure_logging
 from framework.service import Options, Service
 from framework.states import TERMINAL_JOB_STATES
+from jobs.limits import Limits
 
 DONE = {s.value for s in TERMINAL_JOB_STATES}
 
@@ -39,13 +41,34 @@ def start(service: Service) -> None:
         raise SystemExit(f"femto: cannot start: {exc}") from exc
 
 
+def api_token(args: argparse.Namespace) -> str | None:
+    """The token from --api-token-file, else $FEMTO_API_TOKEN (never from the command line,
+    where every user of the host sees it in `ps`)."""
+    if args.api_token_file is None:
+        return os.environ.get("FEMTO_API_TOKEN") or None
+    try:
+        token = Path(args.api_token_file).read_text().strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SystemExit(f"femto: cannot read --api-token-file: {exc}") from exc
+    if not token:
+        raise SystemExit(f"femto: --api-token-file {args.api_token_file} is empty")
+    return token
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        limits = Limits.parse(args.limit)
+    except ValueError as exc:
+        raise SystemExit(f"femto: {exc}") from exc
     options = Options(
         master=args.master, agents=args.agents, store=args.store, listen=args.listen,
-        api_token=args.api_token, role=args.role, principal=args.principal, secret=args.secret,
+        api_token=args.api_token or api_token(args), insecure=args.insecure, role=args.role,
+        token_file=Path(args.token_file) if args.token_file else None,
+        principal=args.principal, secret=args.secret,
         zk=args.zk, launch_timeout=args.launch_timeout, retry_backoff=args.retry_backoff,
         locality_wait=args.locality_wait, failover_timeout=args.failover_timeout,
         zk_session_timeout=args.zk_session_timeout,
+        data_roots=[Path(root) for root in args.data_root], limits=limits,
     )
     if args.state_dir:
         options.state_dir = Path(args.state_dir)
@@ -171,7 +194,7 @@ def cmd_submit(args: argparse.Namespace, client: Client) -> int:
 
 def cmd_jobs(args: argparse.Namespace, client: Client) -> int:
     params = {"state": args.state} if args.state else {}
-    for job in client.json("GET", "/v1/jobs", params=params):
+    for job in client.pages("/v1/jobs", params=params):
         t = job["tasks"]
         print(f"{job['id']}  {job['state']:<9}  {t['finished']:>5}/{t['total']:<5}  "
               f"{job['operation']:<12}  {job['name']}")
@@ -247,7 +270,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--zk-session-timeout", type=float, default=10.0, metavar="SECONDS")
     serve.add_argument("--store", help="sqlite:///PATH or mongodb://...")
     serve.add_argument("--listen", default="127.0.0.1:8080")
-    serve.add_argument("--api-token")
+    serve.add_argument("--api-token-file", metavar="PATH",
+                       help="file holding the bearer token every /v1 call must carry "
+                            "(default: $FEMTO_API_TOKEN)")
+    serve.add_argument("--api-token", help="the token itself (visible in ps: prefer the file)")
+    serve.add_argument("--token-file", metavar="PATH",
+                       help="named tokens with roles: lines of NAME ROLE TOKEN, ROLE one of "
+                            "read, submit, command, admin")
+    serve.add_argument("--insecure", action="store_true",
+                       help="serve a non-loopback --listen without a token")
+    serve.add_argument("--data-root", action="append", default=[], metavar="DIR",
+                       help="a directory whose .npy files may be registered as datasets "
+                            "(repeatable; none by default)")
+    serve.add_argument("--limit", action="append", default=[], metavar="NAME=VALUE",
+                       help="raise or lower a bound on requests: bins, window, partitions, "
+                            "task-cpus, task-mem (MB), upload-bytes (repeatable)")
     serve.add_argument("--role", default="*")
     serve.add_argument("--principal")
     serve.add_argument("--secret")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -50,6 +51,16 @@ class Client:
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.call(method, path, **kwargs).json()
+
+    def pages(self, path: str, **kwargs: Any) -> Iterator[Any]:
+        """Every item of a paginated list, following its `Link: <...>; rel="next"` headers."""
+        next_path: str | None = path
+        while next_path is not None:
+            response = self.call("GET", next_path, **kwargs)
+            yield from response.json()
+            kwargs.pop("params", None)  # the link carries them
+            following = response.links.get("next")
+            next_path = following["url"] if following else None
 
     def close(self) -> None:
         self.http.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import time
 import uuid
@@ -12,9 +13,17 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from framework.errors import BadRequest, Conflict, Invalid, NotFound, error_details
+from framework.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    error_details,
+)
 from framework.store import KeyConflict, Store
 from jobs.datasets import RegisterDataset, file_uri_path, load_npy, npy_bytes, split
+from jobs.limits import Limits
 from jobs.names import NAME_PATTERN
 
 DEFAULT_PARTITIONS = 8
@@ -28,9 +37,42 @@ def check_name(name: str) -> None:
         )
 
 
+class DataRoots:
+    """The directories an operator allows datasets to be registered from (`--data-root`).
+    None by default: a client must never make the scheduler or an agent read /etc/shadow."""
+
+    def __init__(self, roots: list[Path] | tuple[Path, ...] = ()) -> None:
+        self.roots = tuple(Path(os.path.realpath(root)) for root in roots)
+
+    def check(self, uri: str) -> Path:
+        """The path a partition URI names, resolved (symlinks included, where they exist
+        on this host), if it lies under an allowed root; else Forbidden naming the flag."""
+        path = Path(os.path.realpath(file_uri_path(uri)))
+        if not self.roots:
+            raise Forbidden(
+                f"registering files is disabled: the operator allows no directory "
+                f"(femto serve --data-root DIR), so {uri!r} is refused",
+                [{"loc": "partitions.uri", "msg": "no --data-root is allowed"}])
+        if not any(path.is_relative_to(root) for root in self.roots):
+            raise Forbidden(
+                f"{uri!r} lies outside every --data-root "
+                f"({', '.join(str(r) for r in self.roots)})",
+                [{"loc": "partitions.uri", "msg": "outside the allowed --data-root"}])
+        return path
+
+
 class Datasets:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, data_roots: DataRoots | None = None,
+                 limits: Limits | None = None) -> None:
         self.store = store
+        self.data_roots = data_roots or DataRoots()
+        self.limits = limits or Limits()
+
+    def _check_partitions(self, count: int) -> None:
+        try:
+            self.limits.check("partitions", count)
+        except ValueError as exc:
+            raise Invalid(f"partitions: {exc}", [{"loc": "partitions", "msg": str(exc)}]) from exc
 
     def get(self, name: str) -> dict[str, Any]:
         doc = self.store.get("datasets", name)
@@ -55,6 +97,8 @@ class Datasets:
             raise Invalid(
                 "partitions must be at least 1", [{"loc": "partitions", "msg": "must be >= 1"}]
             )
+        if partitions is not None:
+            self._check_partitions(partitions)
         if self.store.get("datasets", name) is not None:
             raise Conflict(f"dataset {name!r} exists", [{"loc": "name", "msg": "taken"}])
         try:
@@ -87,6 +131,9 @@ class Datasets:
         except ValidationError as exc:
             raise Invalid("invalid dataset registration", error_details(exc.errors())) from exc
         check_name(request.name)
+        self._check_partitions(len(request.partitions))
+        for part in request.partitions:
+            self.data_roots.check(part.uri)
         total = sum(p.length for p in request.partitions)
         doc = {
             "name": request.name, "dtype": np.dtype(request.dtype).str, "shape": [total],
@@ -139,29 +186,46 @@ class Datasets:
                 self.store.delete_blob(part["blob"])
 
     def partition_npy(self, name: str, index: int) -> bytes:
+        return self._partition(name, index)[0]
+
+    def whole_npy(self, name: str) -> bytes:
+        doc = self.get(name)
+        parts = []
+        for i in range(len(doc["partitions"])):
+            data, array = self._partition(name, i)
+            parts.append(load_npy(data) if array is None else array)
+        buffer = io.BytesIO()
+        np.save(buffer, np.concatenate(parts) if parts else np.empty(0), allow_pickle=False)
+        return buffer.getvalue()
+
+    def _partition(self, name: str, index: int) -> tuple[bytes, np.ndarray | None]:
+        """A partition's .npy bytes, and its array where checking it decoded it (not for
+        blobs femto wrote itself). A registered file is served only if it is still under a
+        --data-root (a link there may point elsewhere since) and is the .npy it was
+        registered as."""
         doc = self.get(name)
         if not 0 <= index < len(doc["partitions"]):
             raise NotFound(f"dataset {name!r} has no partition {index}", [{"loc": "partition"}])
         part = doc["partitions"][index]
         if part["blob"]:
-            return self.store.get_blob(part["blob"])
-        path = Path(file_uri_path(part["uri"]))  # registration checked it is file:///
-        if not path.exists():
-            raise NotFound(
-                f"partition {index} of {name!r} lies on {part['host']} ({part['uri']}), "
-                "which this scheduler cannot read",
-                [{"loc": "partition"}],
-            )
-        return path.read_bytes()
-
-    def whole_npy(self, name: str) -> bytes:
-        doc = self.get(name)
-        parts = [
-            load_npy(self.partition_npy(name, i)) for i in range(len(doc["partitions"]))
-        ]
-        buffer = io.BytesIO()
-        np.save(buffer, np.concatenate(parts) if parts else np.empty(0), allow_pickle=False)
-        return buffer.getvalue()
+            return self.store.get_blob(part["blob"]), None
+        where = f"partition {index} of {name!r} ({part['uri']})"
+        path = self.data_roots.check(part["uri"])
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise NotFound(f"{where} lies on {part['host']}, which this scheduler cannot "
+                           f"read: {exc.strerror}", [{"loc": "partition"}]) from exc
+        try:
+            array = load_npy(data)
+        except ValueError as exc:
+            raise Invalid(f"{where} is not a valid .npy file: {exc}",
+                          [{"loc": "partition"}]) from exc
+        if array.dtype.str != doc["dtype"] or array.shape != (part["length"],):
+            raise Invalid(f"{where} holds shape {array.shape} of {array.dtype.str}, but was "
+                          f"registered as ({part['length']},) of {doc['dtype']}",
+                          [{"loc": "partition"}])
+        return data, array
 
     def refs(self, doc: dict[str, Any], api_url: str) -> list[dict[str, Any]]:
         """Where an executor finds each partition: a local file, else the API."""
@@ -170,7 +234,7 @@ class Datasets:
             path = self.store.blob_path(part["blob"]) if part["blob"] else None
             uri = Path(path).as_uri() if path else part["uri"]
             refs.append({
-                "uri": uri, "url": f"{api_url}/v1/datasets/{doc['name']}/partitions/{i}",
+                "uri": uri, "url": f"{api_url}/executor/datasets/{doc['name']}/partitions/{i}",
                 "length": part["length"], "dtype": doc["dtype"], "host": part["host"],
             })
         return refs

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Protocol
 
-from framework import placement
+from framework import credentials, placement
 from framework.datasets import Datasets, check_name, output_blob
-from framework.errors import Conflict, Invalid, NotFound, Unavailable
+from framework.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from framework.launch import ExecutorSpec, executor_info, offer_scalar, task_info
 from framework.model import (
     Attempt,
@@ -43,6 +43,7 @@ from framework.states import (
 )
 from framework.store import KeyConflict, Store, StoreError
 from jobs.datasets import load_npy
+from jobs.limits import Limits
 from jobs.operations import UnknownOperation, get_operation
 from jobs.operations.base import Query
 from jobs.spec import SpecError, parse_job_spec, spec_fingerprint
@@ -85,7 +86,8 @@ class Driver(Protocol):
 class EngineConfig:
     executor: ExecutorSpec
     api_url: str = ""
-    token: str | None = None
+    attempt_key: bytes = b""  # signs each attempt's credential (framework.credentials)
+    limits: Limits = field(default_factory=Limits)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     launch_timeout: float = 60.0  # a launch not RUNNING by then is killed and retried
     locality_wait: float = 3.0  # how long a task waits for an offer from its data's host
@@ -244,10 +246,11 @@ class Engine:
 
     # ----- users ----------------------------------------------------------
 
-    def submit(self, body: Any) -> tuple[dict[str, Any], bool]:
-        """Accept a job spec; returns (job view, created). Idempotent for a given id."""
+    def submit(self, body: Any, owner: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Accept a job spec from `owner`; returns (job view, created). Idempotent for a
+        given id and owner."""
         try:
-            spec = parse_job_spec(body)
+            spec = parse_job_spec(body, self.config.limits)
         except SpecError as exc:
             raise Invalid("invalid job spec", exc.errors) from exc
         try:
@@ -261,7 +264,7 @@ class Engine:
             job_id = canonical.get("id") or str(uuid.uuid4())
             existing = self.jobs.get(job_id) or self._stored_job(job_id)
             if existing is not None:
-                if existing.fingerprint != fingerprint:
+                if existing.fingerprint != fingerprint or existing.owner != owner:
                     raise Conflict(
                         f"job {job_id} exists with another spec", [{"loc": "id", "msg": "taken"}]
                     )
@@ -290,6 +293,7 @@ class Engine:
             job = Job(
                 id=job_id, name=spec.name, operation=spec.operation, spec=canonical,
                 fingerprint=fingerprint, created=now, n_tasks=n_tasks, output=output,
+                owner=owner,
             )
             tasks = [Task(job_id=job_id, partition=i, waiting_since=now) for i in range(n_tasks)]
             # Tasks first: the job document is what commits the submission.
@@ -331,23 +335,35 @@ class Engine:
             job.attempts = sum(len(t.attempts) for t in tasks)
         return job
 
-    def job(self, job_id: str) -> dict[str, Any]:
+    def job(self, job_id: str, owner: str | None = None) -> dict[str, Any]:
+        """The job's view; `owner` given: only if it is that owner's."""
         with self.lock:
             job = self.jobs.get(job_id) or self._stored_job(job_id)
-        if job is None:
+        if job is None or (owner is not None and job.owner != owner):
             raise NotFound(f"job {job_id} not found", [{"loc": "id", "msg": "unknown job"}])
         return job.view()
 
-    def list_jobs(self, state: str | None = None) -> list[dict[str, Any]]:
-        docs = self.store.find("jobs", **({"state": state} if state else {}))
+    def list_jobs(
+        self, state: str | None = None, owner: str | None = None, *, offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the jobs in submission order, without their results (a list of
+        large histograms ran to megabytes), and how many jobs there are in all."""
+        equals = {"state": state} if state else {}
+        docs = [d for d in self.store.find("jobs", **equals)
+                if owner is None or d.get("owner") == owner]
+        page = docs[offset:] if limit is None else docs[offset:offset + limit]
         with self.lock:
-            return [
-                (self.jobs.get(d["id"]) or self._stored_job(d["id"]) or Job.from_doc(d)).view()
-                if d["finished"] is None else Job.from_doc(d).view()
-                for d in docs
+            jobs = [
+                (self.jobs.get(d["id"]) or self._stored_job(d["id"]) or Job.from_doc(d))
+                if d["finished"] is None else Job.from_doc(d)
+                for d in page
             ]
+        return [job.view(with_result=False) for job in jobs], len(docs)
 
-    def task_views(self, job_id: str) -> list[dict[str, Any]]:
+    def task_views(self, job_id: str, owner: str | None = None) -> list[dict[str, Any]]:
+        if owner is not None:
+            self.job(job_id, owner)  # NotFound unless it is the owner's
         with self.lock:
             if job_id in self.tasks:
                 return [t.view() for t in self.tasks[job_id]]
@@ -356,12 +372,12 @@ class Engine:
         docs = self.store.find("tasks", job_id=job_id)
         return [Task.from_doc(d).view() for d in sorted(docs, key=lambda d: d["partition"])]
 
-    def cancel(self, job_id: str) -> dict[str, Any]:
+    def cancel(self, job_id: str, owner: str | None = None) -> dict[str, Any]:
         with self._acting():
             self._check_leading()
             job = self.jobs.get(job_id)
-            if job is None:
-                return self.job(job_id)  # already over (or unknown: NotFound)
+            if job is None or (owner is not None and job.owner != owner):
+                return self.job(job_id, owner)  # already over (or not theirs: NotFound)
             self._end_job(job, JobState.CANCELLED, error="cancelled by user")
             self._flush()
             self._send_kills()
@@ -375,13 +391,37 @@ class Engine:
                     names.update(job.spec["inputs"])
             return names
 
-    def accept_output(self, job_id: str, partition: int, body: bytes) -> dict[str, Any]:
-        """Store a transform's output partition, uploaded by the executor."""
+    def check_input(self, task_id: str, dataset: str) -> None:
+        """Forbidden unless attempt `task_id` (from its credential) belongs to an unfinished
+        job that reads `dataset`. A standby answers too, from the store."""
+        parsed = parse_mesos_task_id(task_id)
+        with self.lock:
+            job = (self.jobs.get(parsed[0]) or self._stored_job(parsed[0])) if parsed else None
+        if job is None or job.finished is not None or dataset not in job.spec["inputs"]:
+            raise Forbidden(
+                f"attempt {task_id} may not read dataset {dataset!r}: it is not an input of "
+                "an unfinished job of that attempt",
+                [{"loc": "Authorization", "msg": "not an input of the attempt's job"}])
+
+    def accept_output(
+        self, task_id: str, job_id: str, partition: int, body: bytes
+    ) -> dict[str, Any]:
+        """Store a transform's output partition, uploaded by the executor running attempt
+        `task_id` (from its credential): only that partition's current, live attempt."""
         with self.lock:
             self._check_leading()
             job = self.jobs.get(job_id)
             if job is None or job.output is None or not 0 <= partition < job.n_tasks:
                 raise NotFound(f"job {job_id} expects no output for partition {partition}")
+            task = self.tasks[job_id][partition]
+            current = task.current
+            if (current is None or task.mesos_id(current) != task_id
+                    or task.state not in (TaskState.LAUNCHING, TaskState.RUNNING)
+                    or current.ended is not None):
+                raise Forbidden(
+                    f"attempt {task_id} may not deliver partition {partition} of job {job_id}: "
+                    "it is not that partition's live attempt",
+                    [{"loc": "Authorization", "msg": "not the live attempt"}])
         try:
             array = load_npy(body)
         except ValueError as exc:
@@ -564,10 +604,11 @@ class Engine:
             "operation": job.operation, "params": params,
             "inputs": [wire(r[task.partition]) for r in refs], "left": [wire(r) for r in left],
             "output": (
-                {"url": f"{api}/v1/jobs/{job.id}/outputs/{task.partition}"}
+                {"url": f"{api}/executor/jobs/{job.id}/outputs/{task.partition}"}
                 if job.output else None
             ),
-            "token": self.config.token, "api_mirrors": mirrors,
+            "credential": credentials.issue(self.config.attempt_key, task.mesos_id(attempt)),
+            "api_mirrors": mirrors,
         }
 
     def on_status(self, status: dict[str, Any]) -> None:

@@ -23,6 +23,10 @@ class Unauthorized(FemtoError):
     status = 401
 
 
+class Forbidden(FemtoError):
+    status = 403
+
+
 class NotFound(FemtoError):
     status = 404
 

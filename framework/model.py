@@ -169,6 +169,7 @@ class Job:
     error: str | None = None
     counts: dict[str, int] = field(default_factory=dict)  # tasks by TaskState
     attempts: int = 0
+    owner: str | None = None  # the name of the token that submitted it
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -177,7 +178,7 @@ class Job:
             "output": self.output, "state": self.state.value, "started": self.started,
             "finished": self.finished, "result": to_json_safe(self.result),
             "error": self.error,
-            "counts": self.counts, "attempts": self.attempts,
+            "counts": self.counts, "attempts": self.attempts, "owner": self.owner,
         }
 
     @classmethod
@@ -185,10 +186,10 @@ class Job:
         return cls(**{**doc, "state": JobState(doc["state"]),
                       "result": from_json_safe(doc["result"])})
 
-    def view(self) -> dict[str, Any]:
-        """The job object of the HTTP API contract."""
+    def view(self, *, with_result: bool = True) -> dict[str, Any]:
+        """The job object of the HTTP API contract (`result` left out of lists)."""
         c = self.counts
-        return {
+        view = {
             "id": self.id, "name": self.name, "state": self.state.value,
             "operation": self.operation, "created": iso(self.created),
             "started": iso(self.started), "finished": iso(self.finished),
@@ -200,4 +201,8 @@ class Job:
                 "failed": c.get(TaskState.FAILED, 0) + c.get(TaskState.KILLED, 0),
             },
             "attempts": self.attempts, "result": finite(self.result), "error": self.error,
+            "owner": self.owner,
         }
+        if not with_result:
+            del view["result"]
+        return view

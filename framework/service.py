@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import logging
 import os
 import shlex
@@ -15,8 +16,10 @@ from typing import Any
 
 import uvicorn
 
+from framework import credentials
 from framework.api.app import create_app
-from framework.datasets import Datasets
+from framework.auth import Tokens
+from framework.datasets import DataRoots, Datasets
 from framework.embedded import EmbeddedMesos
 from framework.engine import Engine, EngineConfig, Halted
 from framework.launch import ExecutorSpec
@@ -24,9 +27,12 @@ from framework.leadership import Leadership
 from framework.mesos_scheduler import FemtoScheduler
 from framework.retries import RetryPolicy
 from framework.store import LEADER_FENCE, Store, open_store
+from jobs.limits import Limits
 from mesosapi.scheduler import MesosSchedulerDriver
 
 log = logging.getLogger(__name__)
+
+FIRST_SUBSCRIBE_WAIT = 10.0  # seconds start() waits for the first subscription
 
 WEEK = 7 * 24 * 3600.0
 
@@ -35,6 +41,32 @@ def default_state_dir() -> Path:
     if os.environ.get("FEMTO_STATE_DIR"):
         return Path(os.environ["FEMTO_STATE_DIR"])
     return Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "femto"
+
+
+def is_loopback(host: str) -> bool:
+    """Only literal loopback addresses and "localhost": a name may resolve anywhere."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(listen: str, tokens: Tokens | None, insecure: bool) -> None:
+    """Refuses an API reachable beyond this host without a token, unless asked for by name:
+    anyone who reaches it could read the datasets and run programs (the command operation)."""
+    host, _ = split_host_port(listen, "--listen")
+    if is_loopback(host) or tokens is not None:
+        return
+    if not insecure:
+        raise ValueError(
+            f"--listen {listen} is reachable beyond this host, and no API token is set: "
+            "give --token-file or --api-token-file (or $FEMTO_API_TOKEN), or --insecure "
+            "to serve anyone"
+        )
+    log.warning("insecure: --listen %s serves every client without a token (--insecure)",
+                listen)
 
 
 def split_host_port(text: str, what: str) -> tuple[str, int]:
@@ -52,7 +84,9 @@ class Options:
     agent_mem: float = 4096.0
     store: str | None = None  # default: sqlite in the state dir
     listen: str = "127.0.0.1:8080"
-    api_token: str | None = None
+    api_token: str | None = None  # one token, the admin's
+    token_file: Path | None = None  # named tokens with roles (framework.auth)
+    insecure: bool = False  # serve beyond loopback without a token
     role: str = "*"
     principal: str | None = None
     secret: str | None = None
@@ -62,7 +96,8 @@ class Options:
     launch_timeout: float = 60.0
     retry_backoff: float = 1.0
     locality_wait: float = 3.0
-    max_upload: int = 4 << 30  # bytes of one dataset or output upload
+    limits: Limits = field(default_factory=Limits)
+    data_roots: list[Path] = field(default_factory=list)  # where datasets may be registered
     zk_session_timeout: float = 10.0
     executor_command: str = field(
         default_factory=lambda: os.environ.get("FEMTO_EXECUTOR_COMMAND")
@@ -79,6 +114,7 @@ class Service:
         self.store: Store | None = None
         self.datasets: Datasets | None = None
         self.engine: Engine | None = None
+        self.attempt_key = b""  # from the store, at start
         self.driver: MesosSchedulerDriver | None = None
         self.leadership: Leadership | None = None
         self.local_mesos: EmbeddedMesos | None = None
@@ -93,6 +129,8 @@ class Service:
 
     def start(self) -> None:
         opts = self.options
+        tokens = self._tokens()
+        check_exposure(opts.listen, tokens, opts.insecure)
         opts.state_dir.mkdir(parents=True, exist_ok=True)
         self.store = open_store(opts.store or f"sqlite:///{opts.state_dir.resolve()}/femto.db")
         host, port = split_host_port(opts.listen, "--listen")
@@ -118,9 +156,11 @@ class Service:
                 update_retry=10.0,
             )
             self.local_mesos.start()  # its start-up overlaps the API's
-        self.datasets = Datasets(self.store)
+        self.datasets = Datasets(self.store, DataRoots(opts.data_roots), opts.limits)
+        self.attempt_key = credentials.load_key(self.store)
         self.engine = self._new_engine()
-        app = create_app(self, token=opts.api_token, max_upload=opts.max_upload)
+        app = create_app(self, tokens=tokens, attempt_key=self.attempt_key,
+                         max_upload=opts.limits.upload_bytes, exposed=not is_loopback(host))
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         server = self._server
@@ -139,15 +179,30 @@ class Service:
             self.leadership.start()
         else:
             self._take_lead(None)
+            # So that a scheduler that says it serves is healthy too (GET /health is a 503
+            # until Mesos is connected); a master that is down does not hold start-up.
+            if self.driver is not None:
+                self.driver.wait_connected(FIRST_SUBSCRIBE_WAIT)
         self._spawn("femto-ticker", self._tick)
         self._wait_serving()
+
+    def _tokens(self) -> Tokens | None:
+        opts = self.options
+        if opts.token_file is not None and opts.api_token:
+            raise ValueError("give --token-file or a single API token, not both")
+        if opts.token_file is not None:
+            try:
+                return Tokens.from_file(opts.token_file)
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"cannot read --token-file: {exc}") from exc
+        return Tokens.single(opts.api_token) if opts.api_token else None
 
     def _new_engine(self) -> Engine:
         assert self.store is not None and self.datasets is not None
         opts = self.options
         return Engine(self.store, self.datasets, EngineConfig(
             executor=ExecutorSpec(command=opts.executor_command),
-            api_url=self.url, token=opts.api_token,
+            api_url=self.url, attempt_key=self.attempt_key, limits=opts.limits,
             retry=RetryPolicy(backoff_base=opts.retry_backoff),
             launch_timeout=opts.launch_timeout, locality_wait=opts.locality_wait,
             mirrors=self._mirrors,
@@ -274,6 +329,16 @@ class Service:
     @property
     def mesos_connected(self) -> bool:
         return bool(self.driver and self.driver.connected)
+
+    @property
+    def health_problem(self) -> str | None:
+        """Why this scheduler cannot do its work right now, or None (GET /health)."""
+        embedded = self.local_mesos.problem if self.local_mesos is not None else None
+        if embedded or self.problem:
+            return embedded or self.problem
+        if self.is_leader and not self.mesos_connected:
+            return f"not connected to the Mesos master at {self.master}"
+        return None
 
     def stop(self) -> None:
         """Stop serving; running tasks keep running (the framework fails over)."""

@@ -1,6 +1,7 @@
 """Datasets and their partitions, and the .npy encoding they travel in."""
 
 import io
+import math
 from typing import Annotated
 from urllib.parse import unquote, urlparse
 
@@ -14,14 +15,23 @@ NPY_MAGIC = b"\x93NUMPY"
 Length = Annotated[int, Field(strict=True, ge=0)]
 
 
+def check_dtype(dtype: np.dtype) -> None:
+    """Refuses dtypes femto's operations cannot compute on: zero-size items (any element
+    count fits in no bytes), objects (they unpickle), records, sub-arrays and raw bytes."""
+    if dtype.itemsize == 0:
+        raise ValueError(f"dtype {dtype.str!r} has zero-size elements")
+    if dtype.hasobject or dtype.kind == "V":
+        raise ValueError(f"dtype {dtype.str!r} is not supported: use a plain numeric or "
+                         "string dtype")
+
+
 def canonical_dtype(value: str) -> str:
     """The canonical spelling of a NumPy dtype ("<f8" -> "float64"); ValueError if unusable."""
     try:
         dtype = np.dtype(value)
     except TypeError as exc:
         raise ValueError(f"unknown dtype {value!r}") from exc
-    if dtype.hasobject or dtype.names is not None:
-        raise ValueError(f"dtype {value!r} is not supported: use a plain numeric or string dtype")
+    check_dtype(dtype)
     return str(dtype)
 
 
@@ -134,9 +144,9 @@ def load_npy(data: bytes) -> np.ndarray:
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
-            _, _, dtype = np.lib.format.read_array_header_1_0(stream)
+            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
         elif version == (2, 0):
-            _, _, dtype = np.lib.format.read_array_header_2_0(stream)
+            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
         else:
             raise ValueError(f"unsupported format version {version}")
     except (ValueError, EOFError, OSError) as exc:
@@ -144,6 +154,15 @@ def load_npy(data: bytes) -> np.ndarray:
     if dtype.hasobject:
         raise ValueError(
             "the .npy holds an object array, which is refused: loading it would unpickle"
+        )
+    check_dtype(dtype)
+    # Checked before anything is allocated: a 128-byte header may claim terabytes.
+    claimed = math.prod(shape) * dtype.itemsize
+    held = len(data) - stream.tell()
+    if claimed != held:
+        raise ValueError(
+            f"the header claims shape {tuple(shape)} of {dtype.str} ({claimed} bytes), "
+            f"but {held} bytes of data follow it"
         )
     stream.seek(0)
     try:

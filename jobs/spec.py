@@ -5,9 +5,18 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from jobs.limits import Limits, check_limit
 from jobs.names import Name
 from jobs.operations import UnknownOperation, get_operation
 
@@ -28,6 +37,12 @@ class Resources(BaseModel):
 
     cpus: Positive = 0.25
     mem: Positive = 64.0
+
+    @field_validator("cpus", "mem")
+    @classmethod
+    def _bounded(cls, value: float, info: ValidationInfo) -> float:
+        check_limit(info, f"task_{info.field_name}", value)
+        return value
 
 
 class JobSpec(BaseModel):
@@ -53,7 +68,7 @@ class JobSpec(BaseModel):
             raise ValueError(f"id must be a UUID, got {value!r}") from None
 
     @model_validator(mode="after")
-    def _fits_operation(self) -> "JobSpec":
+    def _fits_operation(self, info: ValidationInfo) -> "JobSpec":
         """Check operation, params, arity and output against the operation; store params
         in their normalised form so equal specs serialise (and fingerprint) equally."""
         try:
@@ -61,7 +76,7 @@ class JobSpec(BaseModel):
         except UnknownOperation as exc:
             raise _errors(("operation",), "unknown_operation", str(exc), self.operation) from None
         try:
-            params = op.Params.model_validate(self.params)
+            params = op.Params.model_validate(self.params, context=info.context)
         except ValidationError as exc:
             raise ValidationError.from_exception_data(
                 "JobSpec",
@@ -103,10 +118,11 @@ def _errors(loc: tuple[str, ...], kind: str, message: str, value: Any) -> Valida
     )
 
 
-def parse_job_spec(data: Any) -> JobSpec:
-    """Validate a decoded JSON job spec; SpecError names every faulty field."""
+def parse_job_spec(data: Any, limits: Limits | None = None) -> JobSpec:
+    """Validate a decoded JSON job spec, within `limits` if given (at admission);
+    SpecError names every faulty field."""
     try:
-        return JobSpec.model_validate(data)
+        return JobSpec.model_validate(data, context={"limits": limits})
     except ValidationError as exc:
         raise SpecError(
             [

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from importlib import resources
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,14 +12,16 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from framework.api.bodies import MAX_SPEC_BYTES, NPY, parse_json, read_body
+from framework.api.executor_io import executor_router
 from framework.api.metrics import render_metrics
+from framework.auth import ANYONE, Principal, Tokens
 from framework.datasets import Datasets
 from framework.engine import Engine
 from framework.errors import (
-    BadRequest,
     Conflict,
     FemtoError,
-    TooLarge,
+    Forbidden,
     Unauthorized,
     Unavailable,
     error_details,
@@ -36,17 +37,15 @@ class Redirect(Exception):
         super().__init__(location)
         self.location = location
 
-MAX_SPEC_BYTES = 1 << 20
-NPY = "application/octet-stream"
-
-
 class ServiceInfo(Protocol):
     """What the API needs of the scheduler process it serves."""
 
     url: str
     engine: Engine | None
     datasets: Datasets | None
-    problem: str | None
+
+    @property
+    def health_problem(self) -> str | None: ...
 
     @property
     def mesos_connected(self) -> bool: ...
@@ -61,30 +60,34 @@ def error(status: int, message: str, details: list[dict[str, Any]] | None = None
     return JSONResponse({"error": message, "details": details or []}, status_code=status)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise TooLarge(f"body of {declared} bytes is over the limit of {limit}", [{"loc": "body"}])
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"body is over the limit of {limit} bytes", [{"loc": "body"}])
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def parse_json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"malformed JSON: {exc}", [{"loc": "body", "msg": str(exc)}]) from exc
-
-
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_PAGE = 10_000  # jobs in one GET /v1/jobs
 
 
-def create_app(service: ServiceInfo, *, token: str | None, max_upload: int = 4 << 30) -> FastAPI:
+# Dependencies are async: a sync one costs every request a trip through the thread pool.
+async def authorize(request: Request) -> Principal:
+    """Who calls: the principal of its token (app.state.tokens), or anyone without tokens."""
+    tokens: Tokens | None = request.app.state.tokens
+    if tokens is None:
+        return ANYONE
+    principal = tokens.authenticate(request.headers.get("authorization", ""))
+    if principal is None:
+        raise Unauthorized("missing or wrong bearer token", [{"loc": "Authorization"}])
+    if request.method in WRITES and not principal.may_write:
+        raise Forbidden(f"token {principal.name!r} has role {principal.role.value}, which "
+                        "changes nothing", [{"loc": "Authorization", "msg": "read only"}])
+    return principal
+
+
+Caller = Annotated[Principal, Depends(authorize)]
+
+
+def create_app(
+    service: ServiceInfo, *, tokens: Tokens | None, attempt_key: bytes,
+    max_upload: int = 4 << 30, exposed: bool = False,
+) -> FastAPI:
+    """`tokens` None: every client is admin (a loopback scheduler). `exposed`: the API is
+    reachable beyond loopback, so the command operation needs a role that allows it."""
     app = FastAPI(title="femto", version="0.1.0", description="Scientific data jobs on Mesos")
     datasets = service.datasets
     assert datasets is not None
@@ -94,10 +97,7 @@ def create_app(service: ServiceInfo, *, token: str | None, max_upload: int = 4 <
         assert engine is not None, "the service builds its engine before serving"
         return engine
 
-    # Dependencies are async: a sync one costs every request a trip through the thread pool.
-    async def authorize(request: Request) -> None:
-        if token and request.headers.get("authorization") != f"Bearer {token}":
-            raise Unauthorized("missing or wrong bearer token", [{"loc": "Authorization"}])
+    app.state.tokens = tokens
 
     async def leader_only(request: Request) -> None:
         """A standby serves reads; writes go to the leader (307 keeps method and body)."""
@@ -153,34 +153,53 @@ def create_app(service: ServiceInfo, *, token: str | None, max_upload: int = 4 <
     # ----- jobs -----
 
     @v1.post("/jobs", status_code=201)
-    async def submit_job(request: Request) -> JSONResponse:
+    async def submit_job(
+        request: Request, principal: Caller
+    ) -> JSONResponse:
         body = parse_json(await read_body(request, MAX_SPEC_BYTES))
-        view, created = await run_in_threadpool(current_engine().submit, body)
+        if (exposed and isinstance(body, dict) and body.get("operation") == "command"
+                and not principal.may_run_commands):
+            raise Forbidden(
+                f"token {principal.name!r} (role {principal.role.value}) may not run the "
+                "command operation on a scheduler reachable beyond loopback: that needs role "
+                "command or admin", [{"loc": "operation", "msg": "command not allowed"}])
+        view, created = await run_in_threadpool(current_engine().submit, body, principal.name)
         return JSONResponse(
             view, status_code=201 if created else 200,
             headers={"Location": f"/v1/jobs/{view['id']}"},
         )
 
-    @v1.get("/jobs")
-    def list_jobs(state: JobState | None = None) -> list[dict[str, Any]]:
-        return current_engine().list_jobs(state.value if state else None)
+    # A principal that sees only its own jobs gets a 404 for another's: not even whether
+    # the id exists is told.
+    @v1.get("/jobs", response_model=list[dict[str, Any]])
+    def list_jobs(
+        request: Request, principal: Caller, state: JobState | None = None,
+        offset: int = Query(0, ge=0), limit: int = Query(1000, ge=1, le=MAX_PAGE),
+    ) -> JSONResponse:
+        """A page of jobs (no results: GET /v1/jobs/{id} has them); X-Total-Count says how
+        many there are, and a Link header points to the next page."""
+        jobs, total = current_engine().list_jobs(
+            state.value if state else None, owner=principal.owner_filter, offset=offset,
+            limit=limit)
+        headers = {"X-Total-Count": str(total)}
+        if offset + len(jobs) < total:
+            following = request.url.include_query_params(offset=offset + len(jobs), limit=limit)
+            headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
+        return JSONResponse(jobs, headers=headers)
 
     @v1.get("/jobs/{job_id}")
-    def get_job(job_id: str) -> dict[str, Any]:
-        return current_engine().job(job_id)
+    def get_job(job_id: str, principal: Caller) -> dict[str, Any]:
+        return current_engine().job(job_id, owner=principal.owner_filter)
 
     @v1.get("/jobs/{job_id}/tasks")
-    def job_tasks(job_id: str) -> list[dict[str, Any]]:
-        return current_engine().task_views(job_id)
+    def job_tasks(
+        job_id: str, principal: Caller
+    ) -> list[dict[str, Any]]:
+        return current_engine().task_views(job_id, owner=principal.owner_filter)
 
     @v1.delete("/jobs/{job_id}")
-    def cancel_job(job_id: str) -> dict[str, Any]:
-        return current_engine().cancel(job_id)
-
-    @v1.put("/jobs/{job_id}/outputs/{partition}", status_code=201)
-    async def job_output(job_id: str, partition: int, request: Request) -> dict[str, Any]:
-        body = await read_body(request, max_upload)
-        return await run_in_threadpool(current_engine().accept_output, job_id, partition, body)
+    def cancel_job(job_id: str, principal: Caller) -> dict[str, Any]:
+        return current_engine().cancel(job_id, owner=principal.owner_filter)
 
     # ----- cluster -----
 
@@ -191,12 +210,17 @@ def create_app(service: ServiceInfo, *, token: str | None, max_upload: int = 4 <
                 "is_leader": service.is_leader}
 
     app.include_router(v1)
+    app.state.attempt_key = attempt_key
+    app.include_router(executor_router(current_engine, datasets, max_upload, leader_only))
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok" if service.problem is None else "degraded",
-                "problem": service.problem, "is_leader": service.is_leader,
-                "mesos_connected": service.mesos_connected}
+    def health() -> JSONResponse:
+        """200 while this scheduler can do its work; 503 naming what keeps it from it."""
+        problem = service.health_problem
+        return JSONResponse(
+            {"status": "ok" if problem is None else "degraded", "problem": problem,
+             "is_leader": service.is_leader, "mesos_connected": service.mesos_connected},
+            status_code=200 if problem is None else 503)
 
     @app.get("/metrics", response_class=PlainTextResponse)
     def metrics() -> str:
@@ -212,7 +236,10 @@ def create_app(service: ServiceInfo, *, token: str | None, max_upload: int = 4 <
 
     @app.exception_handler(FemtoError)
     async def femto_error(request: Request, exc: FemtoError) -> JSONResponse:
-        return error(exc.status, exc.message, exc.details)
+        response = error(exc.status, exc.message, exc.details)
+        if isinstance(exc, Unauthorized):
+            response.headers["WWW-Authenticate"] = 'Bearer realm="femto"'
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

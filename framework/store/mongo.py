@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -42,13 +42,15 @@ from framework.store.checks import (
 
 log = logging.getLogger(__name__)
 
-# Fail fast when the server is unreachable, so the API can answer 503 at once;
+# Fail fast when the server is unreachable, so the API can answer 503 within a second
+# (a server that is up is selected at once: this only bounds the wait for one to appear);
 # the socket timeout is longer because a blob can be hundreds of MB.
 DEFAULT_OPTIONS: dict[str, Any] = {
-    "serverSelectionTimeoutMS": 3000,
+    "serverSelectionTimeoutMS": 500,
     "connectTimeoutMS": 3000,
     "socketTimeoutMS": 60000,
 }
+PROBE_INTERVAL = 0.5  # seconds between pings of an unreachable server
 FENCES = "fences"
 BLOB_BUCKET = "blobs"
 # Prefix of blobs still being uploaded (left behind only by a crash mid-upload).
@@ -77,15 +79,45 @@ class _SequenceClock:
             return first
 
 
-@contextmanager
-def _translated(context: str) -> Iterator[None]:
-    """Turn pymongo errors into store errors."""
-    try:
-        yield
-    except ConnectionFailure as exc:
-        raise StoreUnavailable(f"mongodb {context}: {exc}") from exc
-    except PyMongoError as exc:
-        raise StoreError(f"mongodb {context}: {exc}") from exc
+class _Breaker:
+    """Once the server is found unreachable, every call fails at once while one thread
+    pings it in the background, until it answers again. Without it each call waited out
+    the server selection timeout in turn, some of them holding the engine lock, so an API
+    request queued behind several of them (a 503 took 9-12 s)."""
+
+    def __init__(self, ping: Callable[[], object], interval: float = PROBE_INTERVAL) -> None:
+        self._ping = ping
+        self._interval = interval
+        self._down: str | None = None  # why, while the server does not answer
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+
+    def check(self, context: str) -> None:
+        down = self._down
+        if down is not None:
+            raise StoreUnavailable(f"mongodb {context}: unreachable ({down}); failing fast "
+                                   "until it answers again")
+
+    def trip(self, reason: str) -> None:
+        with self._lock:
+            if self._down is not None or self._closed.is_set():
+                return
+            self._down = reason
+        log.warning("mongodb unreachable (%s): failing fast until a ping answers", reason)
+        threading.Thread(target=self._probe, name="mongodb-probe", daemon=True).start()
+
+    def _probe(self) -> None:
+        while not self._closed.wait(self._interval):
+            try:
+                self._ping()
+            except PyMongoError:
+                continue
+            self._down = None
+            log.warning("mongodb answers again")
+            return
+
+    def close(self) -> None:
+        self._closed.set()
 
 
 def client_options(url: str) -> dict[str, Any]:
@@ -120,6 +152,7 @@ class MongoStore:
             self._db = self._client.get_default_database("femto")
         except (ConfigurationError, ValueError) as exc:
             raise ValueError(f"bad MongoDB URL {redacted(url)!r}: {exc}") from exc
+        self._breaker = _Breaker(lambda: self._client.admin.command("ping"))
         self._blobs = gridfs.GridFSBucket(self._db, bucket_name=BLOB_BUCKET)
         self._blob_files = self._db[f"{BLOB_BUCKET}.files"]
         self._fences = self._db[FENCES]
@@ -128,12 +161,12 @@ class MongoStore:
         try:
             self._create_indexes()
         except StoreError:
-            self._client.close()
+            self.close()
             raise
         log.debug("opened mongodb store %s", self._db.name)
 
     def _create_indexes(self) -> None:
-        with _translated("create indexes"):
+        with self._translated("create indexes"):
             for collection in COLLECTIONS:
                 self._db[collection].create_index("_seq")
                 for field in INDEXED_FIELDS[collection]:
@@ -152,7 +185,7 @@ class MongoStore:
     def _insert(self, collection: str, key: str, doc: Mapping[str, Any]) -> bool:
         coll = self._db[check_collection(collection)]
         record = {"_id": check_key(key), "_seq": self._seq.reserve(1), "d": _normalised(doc)}
-        with _translated(f"insert {collection}/{key}"):
+        with self._translated(f"insert {collection}/{key}"):
             self._check_fence()
             try:
                 coll.insert_one(record)
@@ -176,32 +209,32 @@ class MongoStore:
             )
             for i, (key, doc) in enumerate(docs.items())
         ]
-        with _translated(f"put_many {collection}"):
+        with self._translated(f"put_many {collection}"):
             self._check_fence()
             coll.bulk_write(ops, ordered=True)
 
     def get(self, collection: str, key: str) -> dict[str, Any] | None:
         coll = self._db[check_collection(collection)]
-        with _translated(f"get {collection}/{key}"):
+        with self._translated(f"get {collection}/{key}"):
             record = coll.find_one({"_id": check_key(key)}, {"d": 1})
         return None if record is None else dict(record["d"])
 
     def find(self, collection: str, **equals: Any) -> list[dict[str, Any]]:
         coll = self._db[check_collection(collection)]
         query = mongo_filter(equals)
-        with _translated(f"find {collection}"):
+        with self._translated(f"find {collection}"):
             return [dict(r["d"]) for r in coll.find(query, {"d": 1, "_id": 0}).sort("_seq", 1)]
 
     def delete(self, collection: str, key: str) -> bool:
         coll = self._db[check_collection(collection)]
-        with _translated(f"delete {collection}/{key}"):
+        with self._translated(f"delete {collection}/{key}"):
             self._check_fence()
             return coll.delete_one({"_id": check_key(key)}).deleted_count == 1
 
     def delete_where(self, collection: str, **equals: Any) -> int:
         coll = self._db[check_collection(collection)]
         query = mongo_filter(equals)
-        with _translated(f"delete_where {collection}"):
+        with self._translated(f"delete_where {collection}"):
             self._check_fence()
             return coll.delete_many(query).deleted_count
 
@@ -213,7 +246,7 @@ class MongoStore:
 
     def put_blob(self, key: str, data: bytes) -> None:
         check_key(key)
-        with _translated(f"put_blob {key}"):
+        with self._translated(f"put_blob {key}"):
             self._check_fence()
             # Upload under a name no reader looks for, then check the fence
             # again and rename: a long upload does not widen the fencing race.
@@ -228,7 +261,7 @@ class MongoStore:
 
     def get_blob(self, key: str) -> bytes:
         check_key(key)
-        with _translated(f"get_blob {key}"):
+        with self._translated(f"get_blob {key}"):
             for _ in range(_BLOB_READ_ATTEMPTS):
                 newest = self._blob_files.find_one(
                     {"filename": key}, {"_id": 1}, sort=[("uploadDate", -1), ("_id", -1)]
@@ -247,7 +280,7 @@ class MongoStore:
 
     def delete_blob(self, key: str) -> bool:
         check_key(key)
-        with _translated(f"delete_blob {key}"):
+        with self._translated(f"delete_blob {key}"):
             self._check_fence()
             return self._remove_versions(key, keep_newest=False) > 0
 
@@ -270,7 +303,7 @@ class MongoStore:
     def set_fence(self, name: str, epoch: int) -> None:
         check_key(name)
         check_epoch(epoch)
-        with _translated(f"set_fence {name}"):
+        with self._translated(f"set_fence {name}"):
             try:
                 # Matches only when the stored epoch is not newer; otherwise the
                 # upsert collides with the existing _id, atomically.
@@ -298,7 +331,20 @@ class MongoStore:
         if current is not None and current["epoch"] > epoch:
             raise Fenced(f"leader epoch {current['epoch']} supersedes this store's epoch {epoch}")
 
+    @contextmanager
+    def _translated(self, context: str) -> Iterator[None]:
+        """Pymongo errors as store errors; fails at once while the server is unreachable."""
+        self._breaker.check(context)
+        try:
+            yield
+        except ConnectionFailure as exc:
+            self._breaker.trip(str(exc))
+            raise StoreUnavailable(f"mongodb {context}: {exc}") from exc
+        except PyMongoError as exc:
+            raise StoreError(f"mongodb {context}: {exc}") from exc
+
     def close(self) -> None:
+        self._breaker.close()
         self._client.close()
 
 

@@ -13,8 +13,9 @@ import threading
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from jobs.limits import check_limit
 from jobs.operations.base import Finite, Query, Where, selected
 
 
@@ -25,6 +26,12 @@ class HistogramParams(BaseModel):
     # None only so a missing range gets the explanation below rather than "Field required".
     range: tuple[Finite, Finite] | None = Field(default=None, validate_default=True)
     where: Where | None = None
+
+    @field_validator("bins")
+    @classmethod
+    def _bounded(cls, value: int, info: ValidationInfo) -> int:
+        check_limit(info, "bins", value)
+        return value
 
     @field_validator("range")
     @classmethod

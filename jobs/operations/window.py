@@ -11,8 +11,9 @@ lose precision as it grows along the array.
 import threading
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from jobs.limits import check_limit
 from jobs.operations.base import Transform
 
 
@@ -20,6 +21,12 @@ class SlidingMeanParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     window: int = Field(strict=True, ge=1)
+
+    @field_validator("window")
+    @classmethod
+    def _bounded(cls, value: int, info: ValidationInfo) -> int:
+        check_limit(info, "window", value)
+        return value
 
 
 class SlidingMean(Transform[SlidingMeanParams]):

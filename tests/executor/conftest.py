@@ -16,7 +16,7 @@ from jobs.datasets import npy_bytes
 class FakeApi:
     """Serves GET .../partitions/I from `partitions`, stores PUT .../outputs/P in `outputs`.
 
-    `token` makes every call need `Authorization: Bearer TOKEN`; `fail_next` answers that
+    `credential` makes every call need `Authorization: Bearer CREDENTIAL`; `fail_next` answers that
     many of the next calls with 503 (a restarting server), `reject` answers PUTs with that
     4xx status.
     """
@@ -24,7 +24,7 @@ class FakeApi:
     def __init__(self) -> None:
         self.partitions: dict[str, bytes] = {}
         self.outputs: dict[str, bytes] = {}
-        self.token: str | None = None
+        self.credential: str | None = None
         self.fail_next = 0
         self.reject: int | None = None
         self.calls: list[tuple[str, str]] = []
@@ -41,15 +41,15 @@ class FakeApi:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def add_partition(self, name: str, index: int, array: np.ndarray) -> str:
-        path = f"/v1/datasets/{name}/partitions/{index}"
+        path = f"/executor/datasets/{name}/partitions/{index}"
         self.partitions[path] = npy_bytes(array)
         return self.url + path
 
     def output_url(self, job: str, partition: int) -> str:
-        return f"{self.url}/v1/jobs/{job}/outputs/{partition}"
+        return f"{self.url}/executor/jobs/{job}/outputs/{partition}"
 
     def output(self, job: str, partition: int) -> bytes:
-        return self.outputs[f"/v1/jobs/{job}/outputs/{partition}"]
+        return self.outputs[f"/executor/jobs/{job}/outputs/{partition}"]
 
     def start(self) -> None:
         self._thread.start()
@@ -62,8 +62,9 @@ class FakeApi:
     def _answer(self, handler: BaseHTTPRequestHandler) -> tuple[int, bytes]:
         with self._lock:
             self.calls.append((handler.command, handler.path))
-            if self.token and handler.headers.get("Authorization") != f"Bearer {self.token}":
-                return 401, json.dumps({"error": "missing or wrong API token"}).encode()
+            expected = f"Bearer {self.credential}"
+            if self.credential and handler.headers.get("Authorization") != expected:
+                return 401, json.dumps({"error": "missing or wrong credential"}).encode()
             if self.fail_next:
                 self.fail_next -= 1
                 return 503, json.dumps({"error": "store unavailable"}).encode()

@@ -34,7 +34,7 @@ def payload(
     *,
     left: list[dict[str, Any]] | None = None,
     output: str | None = None,
-    token: str | None = None,
+    credential: str | None = None,
 ) -> dict[str, Any]:
     return {
         "job_id": "job1",
@@ -45,7 +45,7 @@ def payload(
         "inputs": inputs,
         "left": left or [],
         "output": {"url": output} if output else None,
-        "token": token,
+        "credential": credential,
     }
 
 
@@ -77,13 +77,13 @@ def test_query_from_a_local_file_matches_numpy(
     assert result["value"] == pytest.approx(float(expected(data)), rel=1e-12)
 
 
-def test_histogram_over_http_with_token_is_numpys(api: FakeApi) -> None:
+def test_histogram_over_http_with_a_credential_is_numpys(api: FakeApi) -> None:
     data = RNG.normal(50, 20, 5_000)
-    api.token = "s3cret"
+    api.credential = "s3cret"
     url = api.add_partition("events", 0, data)
     ref = {"uri": None, "url": url, "length": len(data), "dtype": "float64"}
     params = {"bins": 20, "range": [0.0, 100.0]}
-    outcome = run(payload("histogram", [ref], params, token="s3cret"))
+    outcome = run(payload("histogram", [ref], params, credential="s3cret"))
     assert outcome.state is Outcome.FINISHED, outcome.message
     assert outcome.data is not None
     counts, edges = np.histogram(data, 20, (0.0, 100.0))
@@ -105,15 +105,16 @@ def test_a_uri_missing_on_this_machine_falls_back_to_the_url(tmp_path: Path, api
     outcome = run(payload("sum", [ref]))
     assert outcome.state is Outcome.FINISHED, outcome.message
     assert outcome.data == {"result": {"value": 4950.0}}
-    assert api.calls == [("GET", "/v1/datasets/x/partitions/0")]
+    assert api.calls == [("GET", "/executor/datasets/x/partitions/0")]
 
 
 def test_transform_uploads_its_output(tmp_path: Path, api: FakeApi) -> None:
     data = RNG.uniform(-10, 10, 1_000)
-    api.token = "tok"
+    api.credential = "tok"
     outcome = run(
         payload(
-            "real2bin", [save(tmp_path, "x", data)], output=api.output_url("job1", 0), token="tok"
+            "real2bin", [save(tmp_path, "x", data)], output=api.output_url("job1", 0),
+            credential="tok",
         )
     )
     assert outcome.state is Outcome.FINISHED, outcome.message
@@ -169,7 +170,7 @@ def test_left_tail_reads_only_the_partitions_it_needs(tmp_path: Path, api: FakeA
     # The first partition is not served anywhere: reading it would fail the task.
     unread = {
         "uri": None,
-        "url": f"{api.url}/v1/datasets/x/partitions/0",
+        "url": f"{api.url}/executor/datasets/x/partitions/0",
         "length": 20,
         "dtype": "float64",
     }
@@ -206,11 +207,11 @@ def test_a_rejected_upload_fails_with_the_servers_message(tmp_path: Path, api: F
     assert len(api.calls) == 1  # a 4xx is not retried
 
 
-def test_wrong_token_fails_the_read(api: FakeApi) -> None:
-    api.token = "right"
+def test_wrong_credential_fails_the_read(api: FakeApi) -> None:
+    api.credential = "right"
     url = api.add_partition("x", 0, np.ones(3))
     ref = {"uri": None, "url": url, "length": 3, "dtype": "float64"}
-    outcome = run(payload("sum", [ref], token="wrong"))
+    outcome = run(payload("sum", [ref], credential="wrong"))
     assert outcome.state is Outcome.FAILED
     assert outcome.message is not None and "401" in outcome.message
 

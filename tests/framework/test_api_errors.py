@@ -10,7 +10,9 @@ import httpx
 import numpy as np
 import pytest
 
+from framework.client import Client
 from framework.service import Service
+from jobs.limits import Limits
 from tests.framework.helpers import npy, running_service, submit, upload, wait_done
 
 GOOD = {"name": "ok", "operation": "count", "params": {}, "inputs": ["d"]}
@@ -60,12 +62,40 @@ def assert_error(response: httpx.Response, status: int, *mentions: str) -> dict:
          ["id"]),
         (b'{"name": "x", "operation": "count", "inputs": ["d"], "max_retries": -1}', 422,
          ["max_retries"]),
+        (b'{"name": "x", "operation": "histogram", "params": {"bins": 1000000000000, '
+         b'"range": [0, 1]}, "inputs": ["d"]}', 422, ["params.bins", "limit of 100000"]),
+        (b'{"name": "x", "operation": "sliding_mean", "params": {"window": 1000000000},'
+         b' "inputs": ["d"]}', 422, ["params.window", "limit"]),
+        (b'{"name": "x", "operation": "count", "inputs": ["d"], "resources": {"mem": 1e308}}',
+         422, ["resources.mem", "limit"]),
+        (b'{"name": "x", "operation": "count", "inputs": ["d"], "resources": {"cpus": 1000}}',
+         422, ["resources.cpus", "limit of 256"]),
     ],
 )
 def test_bad_job_specs(api: httpx.Client, body: bytes, status: int, mentions: list[str]) -> None:
     jobs, datasets = len(api.get("/v1/jobs").json()), len(api.get("/v1/datasets").json())
     response = api.post("/v1/jobs", content=body, headers={"Content-Type": "application/json"})
     assert_error(response, status, *mentions)
+    assert nothing_stored(api, jobs, datasets)
+
+
+def test_duplicate_keys_are_400_naming_the_key(api: httpx.Client) -> None:
+    jobs, datasets = len(api.get("/v1/jobs").json()), len(api.get("/v1/datasets").json())
+    body = b'{"name": "x", "operation": "count", "inputs": ["d"], "params": {}, "name": "y"}'
+    assert_error(api.post("/v1/jobs", content=body), 400, "duplicate key 'name'")
+    nested = b'{"name": "x", "operation": "histogram", "inputs": ["d"],' \
+        b' "params": {"bins": 5, "bins": 500, "range": [0, 1]}}'
+    assert_error(api.post("/v1/jobs", content=nested), 400, "duplicate key 'bins'")
+    assert nothing_stored(api, jobs, datasets)
+
+
+@pytest.mark.parametrize("depth", [33, 100_000])
+def test_deep_nesting_is_422_naming_the_limit(api: httpx.Client, depth: int) -> None:
+    jobs, datasets = len(api.get("/v1/jobs").json()), len(api.get("/v1/datasets").json())
+    deep = b"[" * depth + b"]" * depth
+    body = b'{"name": "x", "operation": "count", "inputs": ["d"], "params": {"p": ' + deep + b"}}"
+    assert_error(api.post("/v1/jobs", content=body), 422, "nested", "32")
+    assert_error(api.post("/v1/datasets", content=deep), 422, "nested")
     assert nothing_stored(api, jobs, datasets)
 
 
@@ -80,10 +110,20 @@ def test_bad_uploads(api: httpx.Client) -> None:
     assert_error(api.put("/v1/datasets/junk", content=b"this is not numpy"), 400, "npy")
     pickled = npy(np.array([{"a": 1}], dtype=object))
     assert_error(api.put("/v1/datasets/objects", content=pickled), 400, "npy")
+    structured = npy(np.zeros(3, dtype=[("a", "<f8"), ("b", "<i4")]))
+    assert_error(api.put("/v1/datasets/records", content=structured), 400, "not supported")
+    claims_2_40 = npy(np.zeros(0))
+    claims_2_40 = claims_2_40.replace(b"'shape': (0,)", b"'shape': (1099511627776,)")
+    assert_error(api.put("/v1/datasets/huge", content=claims_2_40), 400, "bytes of data")
     assert_error(api.put("/v1/datasets/bad name", content=npy(np.arange(3.0))), 422, "name")
     assert_error(api.put("/v1/datasets/d", content=npy(np.arange(3.0))), 409, "exists")
     assert_error(api.put("/v1/datasets/toomany", params={"partitions": 0},
                          content=npy(np.arange(3.0))), 422, "partitions")
+    assert_error(api.put("/v1/datasets/toomany", params={"partitions": 20_000},
+                         content=npy(np.arange(30_000.0))), 422, "partitions", "limit of 10000")
+    many = {"name": "many", "dtype": "float64", "partitions": [
+        {"uri": f"file:///data/{i}.npy", "host": "a", "length": 1} for i in range(10_001)]}
+    assert_error(api.post("/v1/datasets", json=many), 422, "partitions", "limit of 10000")
     assert len(api.get("/v1/datasets").json()) == datasets
 
 
@@ -132,8 +172,12 @@ def test_a_dataset_in_use_cannot_be_deleted_and_cancel_kills(api: httpx.Client) 
 
 
 def test_token_guards_v1_and_uploads_have_a_limit(tmp_path: Path) -> None:
-    with running_service(tmp_path, api_token="s3cret", max_upload=1000) as (service, client):
-        assert_error(client.get("/v1/jobs"), 401, "token")
+    with running_service(tmp_path, api_token="s3cret",
+                         limits=Limits(upload_bytes=1000)) as (service, client):
+        refused = client.get("/v1/jobs")
+        assert_error(refused, 401, "token")
+        assert refused.headers["www-authenticate"].startswith("Bearer")
+        assert_error(client.get("/v1/jobs", headers={"Authorization": "Bearer s3cre"}), 401)
         auth = {"Authorization": "Bearer s3cret"}
         assert client.get("/v1/jobs", headers=auth).status_code == 200
         assert client.get("/health").status_code == 200
@@ -147,3 +191,34 @@ def test_non_finite_results_are_json_null(api: httpx.Client) -> None:
     job = submit(api, {"name": "nan-sum", "operation": "sum", "inputs": ["with-nan"]})
     done = wait_done(api, job["id"])
     assert done["state"] == "FINISHED" and done["result"] == {"value": None}
+
+
+def test_the_job_list_is_paginated_and_leaves_results_out(api: httpx.Client) -> None:
+    ids = [submit(api, {**GOOD, "name": f"page-{i}"})["id"] for i in range(5)]
+    total = int(api.get("/v1/jobs").headers["x-total-count"])
+    seen: list[str] = []
+    url: str | None = "/v1/jobs?limit=2"
+    while url is not None:
+        page = api.get(url)
+        assert page.status_code == 200 and len(page.json()) <= 2
+        assert all("result" not in job and "state" in job for job in page.json())
+        seen += [job["id"] for job in page.json()]
+        link = page.headers.get("link")
+        url = link.split(";")[0].strip("<>") if link else None
+    assert len(seen) == len(set(seen)) == total and set(ids) <= set(seen)
+    assert seen[-5:] == ids  # submission order
+    assert wait_done(api, ids[0])["result"] == {"value": 100}
+    assert_error(api.get("/v1/jobs", params={"limit": 0}), 422, "limit")
+    assert_error(api.get("/v1/jobs", params={"limit": 10_001}), 422, "limit")
+    assert_error(api.get("/v1/jobs", params={"offset": -1}), 422, "offset")
+
+
+def test_the_cli_client_follows_every_page(served: tuple[Service, httpx.Client]) -> None:
+    service, api = served
+    everything = [job["id"] for job in api.get("/v1/jobs").json()]
+    client = Client(service.url)
+    try:
+        assert [job["id"] for job in client.pages("/v1/jobs", params={"limit": 2})] \
+            == everything
+    finally:
+        client.close()

@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
-from framework.service import Service
+from framework.cli import api_token, build_parser
+from framework.service import Service, check_exposure
 from tests.framework.helpers import running_service
 
 FEMTO = shutil.which("femto", path=str(Path(sys.executable).parent)) or "femto"
@@ -95,14 +97,76 @@ def test_serve_names_what_keeps_it_from_starting(served: Service, tmp_path: Path
 
     no_agents = serve("--agents", "0")
     assert no_agents.returncode == 2 and "--agents: must be at least 1" in no_agents.stderr
+    bad_limit = serve("--limit", "colour=3")
+    assert bad_limit.returncode == 1 and "--limit 'colour=3'" in bad_limit.stderr
     bad_listen = serve("--listen", "nowhere")
     assert bad_listen.returncode == 1
     assert "--listen 'nowhere' must be HOST:PORT" in bad_listen.stderr
     taken = served.url.removeprefix("http://")
     busy = serve("--listen", taken)
     assert busy.returncode == 1 and f"cannot listen on {taken}" in busy.stderr
-    for done in (bad_listen, busy):
+    for done in (bad_limit, bad_listen, busy):
         assert "Traceback" not in done.stderr, done.stderr
+
+
+def test_serve_refuses_to_listen_beyond_loopback_without_a_token(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "FEMTO_API_TOKEN"}
+    exposed = subprocess.run([FEMTO, "serve", "--state-dir", str(tmp_path),
+                              "--listen", "0.0.0.0:0"],
+                             capture_output=True, text=True, timeout=60, env=env)
+    assert exposed.returncode == 1, exposed.stderr
+    assert "no API token" in exposed.stderr and "--insecure" in exposed.stderr
+    assert "Traceback" not in exposed.stderr
+
+
+def test_exposure_rules() -> None:
+    # The allowed cases are checked without binding beyond loopback (tests never do).
+    check_exposure("127.0.0.1:8080", None, insecure=False)
+    check_exposure("[::1]:8080", None, insecure=False)
+    check_exposure("localhost:8080", None, insecure=False)
+    check_exposure("0.0.0.0:8080", "t0ken", insecure=False)
+    check_exposure("0.0.0.0:8080", None, insecure=True)
+    for exposed in ("0.0.0.0:8080", "10.1.2.3:8080", "myhost:8080", "[::]:8080"):
+        with pytest.raises(ValueError, match="no API token"):
+            check_exposure(exposed, None, insecure=False)
+
+
+def test_serve_reads_its_token_from_a_file_not_the_command_line(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("from-a-file\n")
+    env = {k: v for k, v in os.environ.items() if k != "FEMTO_API_TOKEN"}
+    proc = subprocess.Popen(
+        [FEMTO, "serve", "--state-dir", str(tmp_path / "state"), "--listen", "127.0.0.1:0",
+         "--api-token-file", str(token_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().split()[-1]
+        assert url.startswith("http://127.0.0.1:"), url
+        assert httpx.get(f"{url}/v1/jobs", timeout=10).status_code == 401
+        good = httpx.get(f"{url}/v1/jobs", headers={"Authorization": "Bearer from-a-file"},
+                         timeout=10)
+        assert good.status_code == 200, good.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def test_serve_takes_the_token_from_the_environment(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    args = build_parser().parse_args(["serve"])
+    monkeypatch.delenv("FEMTO_API_TOKEN", raising=False)
+    assert api_token(args) is None
+    monkeypatch.setenv("FEMTO_API_TOKEN", "from-env")
+    assert api_token(args) == "from-env"
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(SystemExit, match="is empty"):
+        api_token(build_parser().parse_args(["serve", "--api-token-file",
+                                             str(tmp_path / "empty")]))
+    with pytest.raises(SystemExit, match="cannot read --api-token-file"):
+        api_token(build_parser().parse_args(["serve", "--api-token-file",
+                                             str(tmp_path / "missing")]))
 
 
 def test_femto_run_prints_the_finished_job(tmp_path: Path) -> None:

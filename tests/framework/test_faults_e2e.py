@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,9 @@ from typing import Any
 import httpx
 import numpy as np
 import psutil
+import pytest
 
+import framework.service as service_module
 from localmesos import LocalMesos
 from tests.framework.helpers import (
     fetch,
@@ -24,7 +27,7 @@ from tests.framework.helpers import (
     wait_for,
     wait_http,
 )
-from tests.services import free_port
+from tests.services import MongoServer, free_port
 
 DATA = np.arange(80, dtype=np.float64)
 SLOW_CAT = {"argv": ["sh", "-c", "sleep 1.5; cat"]}
@@ -268,3 +271,71 @@ def test_a_killed_femto_serve_takes_its_embedded_cluster_along(tmp_path: Path) -
         if scheduler.poll() is None:
             scheduler.kill()
             scheduler.wait()
+
+
+def test_the_embedded_cluster_is_restarted_when_it_dies(tmp_path: Path) -> None:
+    with running_service(tmp_path) as (service, api):
+        embedded = service.local_mesos
+        assert embedded is not None and embedded.pid is not None
+        wait_for(lambda: api.get("/health").status_code == 200, what="a healthy scheduler")
+        upload(api, "d", DATA, 4)
+        job = submit(api, {"name": "e", "operation": "command", "inputs": ["d"],
+                           "params": SLOW_CAT, "output": "e-out", "max_retries": 0})
+        wait_for(lambda: running_hosts(api, job["id"]), what="a running task")
+        first = psutil.Process(embedded.pid)
+        first.send_signal(signal.SIGKILL)
+        down = wait_for(lambda: (r := api.get("/health")).status_code == 503 and r.json(),
+                        what="/health to report the dead cluster")
+        assert "embedded Mesos" in down["problem"], down
+        wait_for(lambda: api.get("/health").status_code == 200, timeout=60,
+                 what="/health once the cluster is back")
+        assert embedded.restarts == 1 and embedded.pid != first.pid
+        done = wait_done(api, job["id"])
+        # Its tasks died with the cluster: infrastructure faults, not charged to max_retries=0.
+        assert done["state"] == "FINISHED", done
+        np.testing.assert_array_equal(fetch(api, "e-out"), DATA)
+
+
+def test_health_names_an_unreachable_master(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(service_module, "FIRST_SUBSCRIBE_WAIT", 0.5)  # nothing answers there
+    nowhere = f"127.0.0.1:{free_port()}"
+    with running_service(tmp_path, master=nowhere) as (_, api):
+        health = api.get("/health")
+        assert health.status_code == 503
+        assert health.json()["problem"] == f"not connected to the Mesos master at {nowhere}"
+
+
+def test_a_store_outage_is_a_prompt_503_and_running_jobs_still_answer(
+        tmp_path: Path, mongo: MongoServer) -> None:
+    with running_service(tmp_path, store=mongo.url) as (_, api):
+        upload(api, "d", DATA, 2)
+        job = submit(api, {"name": "s", "operation": "command", "inputs": ["d"],
+                           "params": {"argv": ["sh", "-c", "sleep 3; cat"]},
+                           "output": "s-out"})
+        wait_for(lambda: running_hosts(api, job["id"]), what="a running task")
+        mongo.stop()
+        took = {}
+        for what, call, status in (
+            ("first POST", lambda: api.post("/v1/jobs", json={**job_spec(), "name": "a"}), 503),
+            ("GET", lambda: api.get(f"/v1/jobs/{job['id']}"), 200),
+            ("second POST", lambda: api.post("/v1/jobs", json={**job_spec(), "name": "b"}), 503),
+        ):
+            started = time.monotonic()
+            response = call()
+            took[what] = time.monotonic() - started
+            assert response.status_code == status, (what, response.text)
+        print("\n[store outage] answer times: " +
+              ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in took.items()))
+        # Generous bounds (a loaded machine); before the breaker these took 6-12 s.
+        assert max(took.values()) < 3.0, took
+        mongo.start()
+        done = wait_done(api, job["id"])
+        assert done["state"] == "FINISHED", done
+        np.testing.assert_array_equal(fetch(api, "s-out"), DATA)
+        jobs = {j["name"] for j in api.get("/v1/jobs").json()}
+        assert not {"a", "b"} & jobs  # the refused submissions left nothing behind
+
+
+def job_spec() -> dict:
+    return {"operation": "count", "inputs": ["d"]}

@@ -40,8 +40,38 @@ def test_load_npy_refuses_garbage(garbage: bytes) -> None:
 
 def test_load_npy_refuses_truncated_data() -> None:
     data = npy_bytes(np.arange(100.0))
-    with pytest.raises(ValueError, match="malformed"):
+    with pytest.raises(ValueError, match=r"800 bytes.*792 bytes of data follow"):
         load_npy(data[:-8])
+    with pytest.raises(ValueError, match="8 bytes of data follow"):
+        load_npy(data + b"\0" * 8)
+
+
+def header_only(shape: tuple[int, ...], descr: str) -> bytes:
+    """A .npy header claiming `shape` of `descr`, followed by no data."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": descr, "fortran_order": False, "shape": shape})
+    return buffer.getvalue()
+
+
+def test_load_npy_checks_the_claimed_size_before_allocating() -> None:
+    # 2**40 float64 would be 8 TiB: refused from the header alone, without a MemoryError.
+    with pytest.raises(ValueError, match=r"\(1099511627776,\) of <f8 \(8796093022208 bytes\)"):
+        load_npy(header_only((2**40,), "<f8"))
+
+
+@pytest.mark.parametrize(("descr", "match"), [
+    ("|V0", "zero-size"), ("<U0", "zero-size"),
+    ([("a", "<f8"), ("b", "<i4")], "not supported"), ("(3,)<f8", "not supported"),
+])
+def test_load_npy_refuses_unusable_dtypes(descr: object, match: str) -> None:
+    buffer = io.BytesIO()
+    dtype = np.dtype(descr)  # type: ignore[call-overload]
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+                 "shape": (2**36,)})
+    with pytest.raises(ValueError, match=match):
+        load_npy(buffer.getvalue())
 
 
 def test_load_npy_refuses_a_pickled_object_array() -> None:

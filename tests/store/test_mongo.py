@@ -94,3 +94,23 @@ def test_url_options_override_the_default_timeouts() -> None:
     options = client_options("mongodb://h1,h2/db?replicaSet=rs&ServerSelectionTimeoutMS=500")
     assert "serverSelectionTimeoutMS" not in options
     assert options["connectTimeoutMS"] == 3000
+
+
+def test_an_unreachable_server_fails_every_later_call_at_once(mongo: MongoServer) -> None:
+    store = open_store(mongo.url)
+    store.put("jobs", "j", {"state": "PENDING"})
+    mongo.stop()
+    with pytest.raises(StoreUnavailable):
+        store.get("jobs", "j")  # finds out: waits out the server selection timeout
+    # Every call after it fails without waiting for the server again: a second each, as
+    # before, would keep the engine lock (and the API behind it) for seconds.
+    for call in (lambda: store.get("jobs", "j"), lambda: store.put("jobs", "k", {}),
+                 lambda: store.find("jobs"), lambda: store.get_blob("b")):
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="failing fast"):
+            call()
+        assert time.monotonic() - started < 0.5
+    mongo.start()
+    # A background ping notices the server is back; nobody has to call to find out.
+    assert eventually(lambda: store.get("jobs", "j"), timeout=10) == {"state": "PENDING"}
+    store.close()
