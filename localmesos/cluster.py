@@ -9,7 +9,7 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -19,7 +19,11 @@ from starlette.applications import Starlette
 
 from localmesos.agent import Agent
 from localmesos.http import agent_app, master_app
-from localmesos.master import Master
+from localmesos.master import (
+    DEFAULT_MAX_COMPLETED_FRAMEWORKS,
+    DEFAULT_MAX_COMPLETED_TASKS_PER_FRAMEWORK,
+    Master,
+)
 from localmesos.resources import Resources
 from localmesos.state import master_state
 from localmesos.watchdog import Watchdog
@@ -53,6 +57,9 @@ class LocalMesos:
         heartbeat_interval: float = 15.0,
         shutdown_grace: float = 3.0,
         update_retry: float = 2.0,
+        executor_environment_variables: Mapping[str, str] | None = None,
+        max_completed_tasks_per_framework: int = DEFAULT_MAX_COMPLETED_TASKS_PER_FRAMEWORK,
+        max_completed_frameworks: int = DEFAULT_MAX_COMPLETED_FRAMEWORKS,
     ) -> None:
         if agents < 1:
             raise ValueError(f"agents must be at least 1, not {agents}")
@@ -69,6 +76,13 @@ class LocalMesos:
         # Unacknowledged updates are re-sent after this long, doubling (Mesos: 10 s).
         self._update_retry = update_retry
         self._shutdown_grace = shutdown_grace
+        # The agent flag --executor_environment_variables: all an executor gets beyond the
+        # MESOS_* variables and its CommandInfo.environment.
+        self._executor_environment_variables = dict(executor_environment_variables or {})
+        if max_completed_tasks_per_framework < 0 or max_completed_frameworks < 0:
+            raise ValueError("the completed task and framework bounds must not be negative")
+        self._max_completed_tasks_per_framework = max_completed_tasks_per_framework
+        self._max_completed_frameworks = max_completed_frameworks
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -195,7 +209,9 @@ class LocalMesos:
         self._stop_requested = asyncio.Event()
         master = Master(heartbeat_interval=self._heartbeat_interval,
                         update_retry=self._update_retry,
-                        update_retry_max=max(10.0, 10 * self._update_retry))
+                        update_retry_max=max(10.0, 10 * self._update_retry),
+                        max_completed_tasks_per_framework=self._max_completed_tasks_per_framework,
+                        max_completed_frameworks=self._max_completed_frameworks)
         serving: list[asyncio.Task[None]] = []
         master_socket = _bind(self._host, self._port)
         master.port = master_socket.getsockname()[1]
@@ -209,6 +225,7 @@ class LocalMesos:
                 work_dir=self._work_dir,
                 shutdown_grace=self._shutdown_grace,
                 watchdog=self._watchdog,
+                executor_environment_variables=self._executor_environment_variables,
             )
             agent_socket = _bind("127.0.0.1", 0)
             agent.port = agent_socket.getsockname()[1]
