@@ -21,6 +21,7 @@ from localmesos.environment import (
     executor_environment,
     shutdown_grace_of,
 )
+from localmesos.fetcher import FetchError, fetch
 from localmesos.protocol import (
     CallRejected,
     describe_exit,
@@ -281,6 +282,7 @@ class Agent:
         try:
             argv, executable = processes.command_argv(command)
             env = self._executor_env(executor)
+            await asyncio.to_thread(fetch, command.get("uris") or [], executor.directory)
             executor.process = await processes.spawn(
                 argv,
                 executable=executable,
@@ -288,7 +290,7 @@ class Agent:
                 env=env,
                 watchdog=self.watchdog,
             )
-        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        except (OSError, ValueError, subprocess.SubprocessError, FetchError) as exc:
             log.error("agent %s: cannot start executor %s: %s", self.id, executor.executor_id, exc)
             self._executor_exited(executor, None, f"Failed to launch executor: {exc}")
             return
@@ -392,6 +394,7 @@ class Agent:
         try:
             argv, executable = processes.command_argv(info)
             env = self._command_env(command)
+            await asyncio.to_thread(fetch, info.get("uris") or [], command.directory)
             command.process = await processes.spawn(
                 argv,
                 executable=executable,
@@ -399,7 +402,7 @@ class Agent:
                 env=env,
                 watchdog=self.watchdog,
             )
-        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        except (OSError, ValueError, subprocess.SubprocessError, FetchError) as exc:
             self.commands.pop((command.framework_id, task_id), None)
             update(TaskState.FAILED, f"Failed to launch command: {exc}")
             return

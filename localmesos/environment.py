@@ -32,9 +32,9 @@ _UNITS = list(_NANOS)
 
 
 def stout_duration(seconds: float) -> str:
-    """A duration as stout's `operator<<(ostream&, const Duration&)` writes it: the largest
-    unit not above it ("5secs", "15mins", "1.5secs"), or one unit down when that gives a whole
-    number ("90secs", not "1.5mins")."""
+    """A duration as stout's `operator<<(ostream&, const Duration&)` writes it: in the largest
+    unit not above it ("5secs", "15mins"), or one unit down when only that gives a whole number
+    ("1500ms", not "1.5secs")."""
     nanos = round(seconds * 1e9)
     sign = "-" if nanos < 0 else ""
     nanos = abs(nanos)

@@ -449,9 +449,6 @@ class Master:
                 "Task should have at least one (but not both) of CommandInfo or ExecutorInfo"
                 " present"
             )
-        for command in (task.get("command"), (executor or {}).get("command")):
-            if command and command.get("uris"):
-                raise ValueError("CommandInfo.uris (the fetcher) is not supported by localmesos")
         try:
             task_resources = Resources.parse(task.get("resources"))
         except ResourceError as exc:
