@@ -76,7 +76,6 @@ class AgentSettings:
     agent_id: str
     shutdown_grace: float  # --executor_shutdown_grace_period, seconds
     executor_environment_variables: Mapping[str, str]
-    http_command_executor: bool = False
     # The agent's LIBPROCESS_IP, passed on so that executors without DNS can bind.
     libprocess_ip: str | None = None
 
@@ -133,7 +132,9 @@ def executor_environment(
             "MESOS_SLAVE_PID": agent.pid,
             "MESOS_AGENT_ENDPOINT": agent.endpoint,
             "MESOS_CHECKPOINT": "1" if checkpoint else "0",
-            "MESOS_HTTP_COMMAND_EXECUTOR": "1" if agent.http_command_executor else "0",
+            # The agent flag --http_command_executor, false by default (localmesos' command
+            # executor is built in and speaks no API at all).
+            "MESOS_HTTP_COMMAND_EXECUTOR": "0",
             "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": stout_duration(shutdown_grace),
         }
     )

@@ -214,7 +214,7 @@ def agent_state(agent: Agent) -> dict[str, Any]:
         "executor_reregistration_timeout": stout_duration(
             EXECUTOR_REREGISTRATION_TIMEOUT_SECONDS
         ),
-        "http_command_executor": "true" if settings.http_command_executor else "false",
+        "http_command_executor": "false",
     }
     if agent.executor_environment_variables:
         flags["executor_environment_variables"] = json.dumps(agent.executor_environment_variables)
