@@ -70,6 +70,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         zk_session_timeout=args.zk_session_timeout,
         data_roots=[Path(root) for root in args.data_root], limits=limits,
     )
+    if args.executor_command:
+        options.executor_command = args.executor_command
+    options.executor_uris = list(args.executor_uri)
     if args.state_dir:
         options.state_dir = Path(args.state_dir)
     service = Service(options)
@@ -295,6 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--locality-wait", type=float, default=3.0, metavar="SECONDS")
     serve.add_argument("--failover-timeout", type=float, default=7 * 24 * 3600.0,
                        metavar="SECONDS")
+    serve.add_argument("--executor-command", metavar="CMD",
+                       help="shell command that starts femto's executor in the sandbox "
+                            "(default: this Python, by absolute path, -m executor)")
+    serve.add_argument("--executor-uri", action="append", default=[], metavar="URI",
+                       help="fetched into each executor's sandbox before CMD runs (a wheel, "
+                            "a tarball: archives are unpacked); repeatable")
     serve.set_defaults(local=cmd_serve)
 
     run = commands.add_parser("run", help="run one job on an embedded cluster")

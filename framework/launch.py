@@ -11,9 +11,27 @@ from mesosapi.encoding import encode_data
 
 @dataclass(frozen=True, slots=True)
 class ExecutorSpec:
-    command: str  # shell command that starts `python -m executor`
+    """How agents start femto's executor. The agent gives an executor only the Mesos
+    variables and what its CommandInfo says, so everything the executor needs is here."""
+
+    command: str  # shell command, run in the sandbox, that starts `python -m executor`
+    environment: tuple[tuple[str, str], ...] = ()  # CommandInfo.environment
+    uris: tuple[str, ...] = ()  # fetched into the sandbox first (archives are unpacked)
     cpus: float = 0.1
     mem: float = 128.0
+
+    def command_info(self) -> dict[str, Any]:
+        command: dict[str, Any] = {"value": self.command, "shell": True}
+        if self.environment:
+            command["environment"] = {
+                "variables": [
+                    {"type": "VALUE", "name": name, "value": value}
+                    for name, value in self.environment
+                ]
+            }
+        if self.uris:
+            command["uris"] = [{"value": uri, "extract": True} for uri in self.uris]
+        return command
 
 
 def scalar(name: str, value: float, offer_resource: dict[str, Any] | None) -> dict[str, Any]:
@@ -46,7 +64,7 @@ def executor_info(
         "framework_id": {"value": framework_id},
         "name": "femto executor",
         "type": "CUSTOM",
-        "command": {"value": spec.command, "shell": True},
+        "command": spec.command_info(),
         "resources": [scalar("cpus", spec.cpus, cpu_res), scalar("mem", spec.mem, mem_res)],
     }
 

@@ -10,6 +10,7 @@ import shlex
 import socket
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,17 @@ log = logging.getLogger(__name__)
 FIRST_SUBSCRIBE_WAIT = 10.0  # seconds start() waits for the first subscription
 
 WEEK = 7 * 24 * 3600.0
+
+# What femto's executor reads from its environment, passed on from the scheduler's own in
+# CommandInfo.environment (an agent passes nothing of its own environment on). Not passed on:
+# HOME and LANG (the executor writes only to its sandbox, and Python runs in UTF-8 in the C
+# locale, PEP 538), nor OPENBLAS_*/OMP_* tuning, which belongs to the agents' machines and
+# their operators (the agent's --executor_environment_variables), not to the scheduler's.
+EXECUTOR_VARIABLES = ("FEMTO_LOG_LEVEL",)
+
+
+def executor_environment(env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple((name, env[name]) for name in EXECUTOR_VARIABLES if name in env)
 
 
 def default_state_dir() -> Path:
@@ -99,9 +111,15 @@ class Options:
     limits: Limits = field(default_factory=Limits)
     data_roots: list[Path] = field(default_factory=list)  # where datasets may be registered
     zk_session_timeout: float = 10.0
+    # The default is this interpreter, by absolute path: right wherever femto is installed
+    # at the same place as here (the embedded cluster, or agents sharing the install).
     executor_command: str = field(
         default_factory=lambda: os.environ.get("FEMTO_EXECUTOR_COMMAND")
         or f"{shlex.quote(sys.executable)} -m executor"
+    )
+    executor_uris: list[str] = field(default_factory=list)
+    executor_environment: tuple[tuple[str, str], ...] = field(
+        default_factory=lambda: executor_environment(os.environ)
     )
 
 
@@ -201,7 +219,11 @@ class Service:
         assert self.store is not None and self.datasets is not None
         opts = self.options
         return Engine(self.store, self.datasets, EngineConfig(
-            executor=ExecutorSpec(command=opts.executor_command),
+            executor=ExecutorSpec(
+                command=opts.executor_command,
+                environment=opts.executor_environment,
+                uris=tuple(opts.executor_uris),
+            ),
             api_url=self.url, attempt_key=self.attempt_key, limits=opts.limits,
             retry=RetryPolicy(backoff_base=opts.retry_backoff),
             launch_timeout=opts.launch_timeout, locality_wait=opts.locality_wait,

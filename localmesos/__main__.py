@@ -10,6 +10,7 @@ import threading
 from types import FrameType
 
 from localmesos.cluster import LocalMesos
+from localmesos.environment import parse_executor_environment_variables
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -17,6 +18,19 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
     return host, int(port)
+
+
+def executor_variables(text: str) -> dict[str, str]:
+    try:
+        return parse_executor_environment_variables(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def non_negative(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +60,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="batch allocations this often, as Mesos' --allocation_interval "
                              "(Mesos: 1); 0: offer resources as soon as they are free; "
                              "default $LOCALMESOS_ALLOCATION_INTERVAL, else 0")
+    parser.add_argument("--executor-environment-variables", type=executor_variables,
+                        default={}, metavar="JSON",
+                        help="a JSON object of strings every executor gets in its environment "
+                             "(Mesos' --executor_environment_variables; nothing of this "
+                             "process's own environment reaches executors otherwise)")
+    parser.add_argument("--max-completed-tasks-per-framework", type=non_negative, default=1000,
+                        metavar="N", help="finished tasks kept per framework (default 1000)")
+    parser.add_argument("--max-completed-frameworks", type=non_negative, default=50,
+                        metavar="N", help="finished frameworks kept (default 50)")
     parser.add_argument("--stop-on-eof", action="store_true",
                         help="also stop when standard input closes (a parent that owns the "
                              "cluster takes it along when it dies)")
@@ -69,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
             agent_ping_timeout=args.agent_ping_timeout,
             max_agent_ping_timeouts=args.max_agent_ping_timeouts,
             allocation_interval=args.allocation_interval,
+            executor_environment_variables=args.executor_environment_variables,
+            max_completed_tasks_per_framework=args.max_completed_tasks_per_framework,
+            max_completed_frameworks=args.max_completed_frameworks,
         )
         cluster.start()
     except (ValueError, RuntimeError) as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import os
 import signal
 import subprocess
 import uuid
@@ -16,6 +15,13 @@ from typing import Any, Protocol
 
 from localmesos import processes
 from localmesos.background import Background
+from localmesos.environment import (
+    AgentSettings,
+    command_task_environment,
+    executor_environment,
+    shutdown_grace_of,
+)
+from localmesos.fetcher import FetchError, fetch
 from localmesos.protocol import (
     CallRejected,
     describe_exit,
@@ -25,7 +31,8 @@ from localmesos.protocol import (
     section,
     wait_status,
 )
-from localmesos.resources import Resources
+from localmesos.records import AgentRecords, command_executor_info
+from localmesos.resources import Resources, allocation_role
 from localmesos.states import (
     EXECUTOR_TRANSITIONS,
     TERMINAL_TASK_STATES,
@@ -67,6 +74,7 @@ class Executor:
     resources: Resources
     directory: Path
     container_id: str
+    grace: float  # its shutdown grace period (ExecutorInfo's, else the agent's)
     state: ExecutorState = ExecutorState.LAUNCHING
     process: asyncio.subprocess.Process | None = None
     stream: EventStream | None = None
@@ -93,8 +101,15 @@ class CommandTask:
     task: dict[str, Any]
     directory: Path
     grace: float
+    framework_info: dict[str, Any]
     process: asyncio.subprocess.Process | None = None
     killed: bool = False
+
+    @property
+    def role(self) -> str:
+        """The role the task's resources are allocated to (MESOS_ALLOCATION_ROLE)."""
+        roles = self.framework_info.get("roles") or [self.framework_info.get("role", "*")]
+        return allocation_role(self.task.get("resources"), str(roles[0]))
 
 
 class Agent:
@@ -108,6 +123,7 @@ class Agent:
         work_dir: Path,
         shutdown_grace: float,
         watchdog: Watchdog,
+        executor_environment_variables: dict[str, str] | None = None,
     ) -> None:
         self.master = master
         self.watchdog = watchdog
@@ -120,6 +136,7 @@ class Agent:
         self.registered_time = now()
         self.work_dir = work_dir / "agents" / agent_id
         self.shutdown_grace = shutdown_grace
+        self.executor_environment_variables = dict(executor_environment_variables or {})
         self.executors: dict[tuple[str, str], Executor] = {}
         self.commands: dict[tuple[str, str], CommandTask] = {}
         self.task_resources: dict[tuple[str, str], Resources] = {}
@@ -131,6 +148,7 @@ class Agent:
         # status update manager) and go out in order when it re-registers.
         self.connected = True
         self.held: list[tuple[str, dict[str, Any], bool]] = []
+        self.records = AgentRecords()
         self._background = Background(f"agent {agent_id}")
 
     # ------------------------------------------------------------------ accounting
@@ -198,11 +216,12 @@ class Agent:
             )
         if executor_info is None:
             for task in tasks:
-                self._start_command(framework_id, task)
+                self._start_command(framework_info, task)
             return
         executor = self._executor_for(framework_info, executor_info, executor_resources)
         for task in tasks:
             executor.tasks[task["task_id"]["value"]] = task
+            self.records.task_launched(framework_id, executor.executor_id, task)
         if group:
             executor.deliver(
                 {"type": "LAUNCH_GROUP", "launch_group": {"task_group": {"tasks": tasks}}}
@@ -230,34 +249,44 @@ class Agent:
             / container_id
         )
         info = {**info, "framework_id": {"value": framework_id}}
+        grace = shutdown_grace_of(info, self.shutdown_grace)
         executor = Executor(
-            framework_id, executor_id, info, framework_info, resources, directory, container_id
+            framework_id, executor_id, info, framework_info, resources, directory, container_id,
+            grace,
         )
         self.executors[(framework_id, executor_id)] = executor
+        self.records.executor_started(framework_info, info, container_id, str(directory))
         self._hold(framework_id, resources)
         self._background.run(self._run_executor(executor))
         return executor
 
+    def settings(self) -> AgentSettings:
+        """What of this agent reaches its executors' environment."""
+        return AgentSettings.of_this_process(
+            pid=f"slave({self.index})@127.0.0.1:{self.port}",
+            endpoint=f"127.0.0.1:{self.port}",
+            agent_id=self.id,
+            shutdown_grace=self.shutdown_grace,
+            executor_environment_variables=self.executor_environment_variables,
+        )
+
     def _executor_env(self, executor: Executor) -> dict[str, str]:
-        return {
-            **os.environ,
-            "MESOS_AGENT_ENDPOINT": f"127.0.0.1:{self.port}",
-            "MESOS_FRAMEWORK_ID": executor.framework_id,
-            "MESOS_EXECUTOR_ID": executor.executor_id,
-            "MESOS_DIRECTORY": str(executor.directory),
-            "MESOS_SANDBOX": str(executor.directory),
-            "MESOS_CHECKPOINT": "1" if executor.framework_info.get("checkpoint") else "0",
-            "MESOS_RECOVERY_TIMEOUT": "15mins",
-            "MESOS_SUBSCRIPTION_BACKOFF_MAX": "2secs",
-            "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD": f"{self.shutdown_grace:g}secs",
-            "MESOS_AGENT_PID": f"slave({self.index})@127.0.0.1:{self.port}",
-        }
+        return executor_environment(
+            self.settings(),
+            framework_id=executor.framework_id,
+            executor_id=executor.executor_id,
+            directory=str(executor.directory),
+            checkpoint=bool(executor.framework_info.get("checkpoint")),
+            shutdown_grace=executor.grace,
+            command=executor.info.get("command") or {},
+        )
 
     async def _run_executor(self, executor: Executor) -> None:
         command = executor.info.get("command") or {}
         try:
             argv, executable = processes.command_argv(command)
-            env = processes.command_env(self._executor_env(executor), command)
+            env = self._executor_env(executor)
+            await asyncio.to_thread(fetch, command.get("uris") or [], executor.directory)
             executor.process = await processes.spawn(
                 argv,
                 executable=executable,
@@ -265,7 +294,7 @@ class Agent:
                 env=env,
                 watchdog=self.watchdog,
             )
-        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        except (OSError, ValueError, subprocess.SubprocessError, FetchError) as exc:
             log.error("agent %s: cannot start executor %s: %s", self.id, executor.executor_id, exc)
             self._executor_exited(executor, None, f"Failed to launch executor: {exc}")
             return
@@ -295,12 +324,14 @@ class Agent:
                 },
             )
         del self.executors[(executor.framework_id, executor.executor_id)]
+        self.records.executor_ended(executor.framework_id, executor.executor_id)
         self._free(executor.framework_id, executor.resources)
         status = processes_status(returncode)
         self.master.executor_terminated(self, executor.framework_id, executor.executor_id, status)
         self.master.resources_released(self)
 
-    def _start_command(self, framework_id: str, task: dict[str, Any]) -> None:
+    def _start_command(self, framework_info: dict[str, Any], task: dict[str, Any]) -> None:
+        framework_id = framework_info["id"]["value"]
         task_id = task["task_id"]["value"]
         grace = (
             float(
@@ -310,6 +341,7 @@ class Agent:
             )
             / 1e9
         )
+        container_id = str(uuid.uuid4())
         directory = (
             self.work_dir
             / "frameworks"
@@ -317,11 +349,35 @@ class Agent:
             / "executors"
             / task_id
             / "runs"
-            / str(uuid.uuid4())
+            / container_id
         )
-        command = CommandTask(framework_id, task, directory, grace)
+        command = CommandTask(framework_id, task, directory, grace, framework_info)
         self.commands[(framework_id, task_id)] = command
-        self._background.run(self._run_command(command))
+        self.records.executor_started(
+            framework_info, command_executor_info(framework_id, task), container_id, str(directory)
+        )
+        self.records.task_launched(framework_id, task_id, task)
+        self._background.run(self._command_executor(command))
+
+    async def _command_executor(self, command: CommandTask) -> None:
+        """The life of a command task's (built-in) command executor."""
+        await self._run_command(command)
+        self.records.executor_ended(command.framework_id, command.task["task_id"]["value"])
+
+    def _command_env(self, command: CommandTask) -> dict[str, str]:
+        """The environment Mesos' command executor (executor id = task id; the task's
+        CommandInfo.environment is copied into its ExecutorInfo) gives the task."""
+        info = command.task.get("command") or {}
+        executor_env = executor_environment(
+            self.settings(),
+            framework_id=command.framework_id,
+            executor_id=command.task["task_id"]["value"],
+            directory=str(command.directory),
+            checkpoint=bool(command.framework_info.get("checkpoint")),
+            shutdown_grace=self.shutdown_grace,
+            command=info,
+        )
+        return command_task_environment(executor_env, info, command.role)
 
     async def _run_command(self, command: CommandTask) -> None:
         task_id = command.task["task_id"]["value"]
@@ -341,15 +397,8 @@ class Agent:
         update(TaskState.STARTING)
         try:
             argv, executable = processes.command_argv(info)
-            env = processes.command_env(
-                {
-                    **os.environ,
-                    "MESOS_SANDBOX": str(command.directory),
-                    "MESOS_DIRECTORY": str(command.directory),
-                    "MESOS_TASK_ID": task_id,
-                },
-                info,
-            )
+            env = self._command_env(command)
+            await asyncio.to_thread(fetch, info.get("uris") or [], command.directory)
             command.process = await processes.spawn(
                 argv,
                 executable=executable,
@@ -357,7 +406,7 @@ class Agent:
                 env=env,
                 watchdog=self.watchdog,
             )
-        except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        except (OSError, ValueError, subprocess.SubprocessError, FetchError) as exc:
             self.commands.pop((command.framework_id, task_id), None)
             update(TaskState.FAILED, f"Failed to launch command: {exc}")
             return
@@ -387,12 +436,12 @@ class Agent:
         for executor in self.executors.values():
             if executor.framework_id != framework_id or task_id not in executor.tasks:
                 continue
-            if not any(task_id in _task_ids(e) for e in executor.queued):
+            if not any(task_id in event_task_ids(e) for e in executor.queued):
                 # Delivered: the executor kills it (on re-subscription if it is disconnected).
                 executor.deliver({"type": "KILL", "kill": {"task_id": {"value": task_id}}})
                 return
             # Never delivered to the executor: Mesos answers these itself.
-            executor.queued = [e for e in executor.queued if task_id not in _task_ids(e)]
+            executor.queued = [e for e in executor.queued if task_id not in event_task_ids(e)]
             self.forward(
                 framework_id,
                 {
@@ -422,10 +471,10 @@ class Agent:
         if process is None:
             return
         try:
-            async with asyncio.timeout(self.shutdown_grace):
+            async with asyncio.timeout(executor.grace):
                 await process.wait()
         except TimeoutError:
-            await processes.terminate(process, self.shutdown_grace)
+            await processes.terminate(process, executor.grace)
 
     async def shutdown_framework(self, framework_id: str) -> None:
         """Kills every task and executor of the framework; returns once all are gone."""
@@ -517,6 +566,7 @@ class Agent:
         status.setdefault("timestamp", now())
         status["agent_id"] = {"value": self.id}
         self._seen_updates.add(status["uuid"])
+        self.records.status(framework_id, status)
         task_id = status["task_id"]["value"]
         if task_state(status["state"]) in TERMINAL_TASK_STATES:
             for executor in self.executors.values():
@@ -651,7 +701,7 @@ class Agent:
                 executor.transition(ExecutorState.LAUNCHING)
 
 
-def _task_ids(event: dict[str, Any]) -> set[str]:
+def event_task_ids(event: dict[str, Any]) -> set[str]:
     if event.get("type") == "LAUNCH":
         return {event["launch"]["task"]["task_id"]["value"]}
     if event.get("type") == "LAUNCH_GROUP":

@@ -10,7 +10,7 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -20,7 +20,11 @@ from starlette.applications import Starlette
 
 from localmesos.agent import Agent
 from localmesos.http import agent_app, master_app
-from localmesos.master import Master
+from localmesos.master import (
+    DEFAULT_MAX_COMPLETED_FRAMEWORKS,
+    DEFAULT_MAX_COMPLETED_TASKS_PER_FRAMEWORK,
+    Master,
+)
 from localmesos.resources import Resources
 from localmesos.state import master_state
 from localmesos.watchdog import Watchdog
@@ -69,6 +73,9 @@ class LocalMesos:
         agent_ping_timeout: float = 15.0,
         max_agent_ping_timeouts: int = 5,
         allocation_interval: float | None = None,
+        executor_environment_variables: Mapping[str, str] | None = None,
+        max_completed_tasks_per_framework: int = DEFAULT_MAX_COMPLETED_TASKS_PER_FRAMEWORK,
+        max_completed_frameworks: int = DEFAULT_MAX_COMPLETED_FRAMEWORKS,
     ) -> None:
         """`agent_ping_timeout` x `max_agent_ping_timeouts`: how long a partitioned agent
         stays registered before the master marks it unreachable (Mesos: 15 s x 5).
@@ -103,6 +110,13 @@ class LocalMesos:
             default_allocation_interval() if allocation_interval is None
             else allocation_interval or None
         )
+        # The agent flag --executor_environment_variables: all an executor gets beyond the
+        # MESOS_* variables and its CommandInfo.environment.
+        self._executor_environment_variables = dict(executor_environment_variables or {})
+        if max_completed_tasks_per_framework < 0 or max_completed_frameworks < 0:
+            raise ValueError("the completed task and framework bounds must not be negative")
+        self._max_completed_tasks_per_framework = max_completed_tasks_per_framework
+        self._max_completed_frameworks = max_completed_frameworks
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
@@ -250,7 +264,9 @@ class LocalMesos:
                         update_retry_max=max(10.0, 10 * self._update_retry),
                         agent_ping_timeout=self._agent_ping_timeout,
                         max_agent_ping_timeouts=self._max_agent_ping_timeouts,
-                        allocation_interval=self._allocation_interval)
+                        allocation_interval=self._allocation_interval,
+                        max_completed_tasks_per_framework=self._max_completed_tasks_per_framework,
+                        max_completed_frameworks=self._max_completed_frameworks)
         master.start()
         serving: list[asyncio.Task[None]] = []
         master_socket = _bind(self._host, self._port)
@@ -265,6 +281,7 @@ class LocalMesos:
                 work_dir=self._work_dir,
                 shutdown_grace=self._shutdown_grace,
                 watchdog=self._watchdog,
+                executor_environment_variables=self._executor_environment_variables,
             )
             agent_socket = _bind("127.0.0.1", 0)
             agent.port = agent_socket.getsockname()[1]

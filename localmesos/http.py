@@ -15,7 +15,7 @@ from starlette.routing import Route
 from localmesos.agent import Agent
 from localmesos.master import SCHEDULER_CALLS, Master
 from localmesos.protocol import CallRejected
-from localmesos.state import master_state
+from localmesos.state import agent_state, master_state
 from localmesos.streams import EventStream
 
 log = logging.getLogger(__name__)
@@ -127,9 +127,19 @@ def agent_app(agent: Agent) -> Starlette:
     async def health(request: Request) -> Response:
         return Response(status_code=200)
 
+    async def state(request: Request) -> Response:
+        return JSONResponse(agent_state(agent))
+
+    # The agent's process is slave(N); like libprocess, it also answers without the prefix.
+    process = f"/slave({agent.index})"
     return Starlette(
         routes=[
             Route("/api/v1/executor", executor, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
+            *(
+                Route(prefix + path, state, methods=["GET"])
+                for prefix in ("", process)
+                for path in ("/state", "/state.json")
+            ),
         ]
     )

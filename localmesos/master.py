@@ -38,6 +38,10 @@ DEFAULT_REFUSE_SECONDS = 5.0
 # tasks/s), each its own ACCEPT.
 RELEASE_BATCH_SECONDS = 0.02
 VERSION = "1.11.0"
+# The master flags --max_completed_tasks_per_framework and --max_completed_frameworks
+# (src/master/constants.hpp): how many finished tasks and frameworks it keeps in memory.
+DEFAULT_MAX_COMPLETED_TASKS_PER_FRAMEWORK = 1000
+DEFAULT_MAX_COMPLETED_FRAMEWORKS = 50
 
 SCHEDULER_CALLS = frozenset(
     {
@@ -105,7 +109,10 @@ class Framework:
     filters: dict[str, Filter] = field(default_factory=dict)
     tasks: dict[str, Task] = field(default_factory=dict)  # live, or terminal and unacknowledged
     unreachable_tasks: dict[str, Task] = field(default_factory=dict)  # on unreachable agents
-    completed_tasks: list[Task] = field(default_factory=list)
+    # A circular buffer, as the master's: the oldest completed task goes first.
+    completed_tasks: deque[Task] = field(
+        default_factory=lambda: deque(maxlen=DEFAULT_MAX_COMPLETED_TASKS_PER_FRAMEWORK)
+    )
     pending: dict[str, deque[PendingUpdate]] = field(default_factory=dict)
     failover_timer: asyncio.TimerHandle | None = None
     registered_time: float = field(default_factory=now)
@@ -149,8 +156,11 @@ class Master:
         agent_ping_timeout: float = 15.0,
         max_agent_ping_timeouts: int = 5,
         allocation_interval: float | None = None,
+        max_completed_tasks_per_framework: int = DEFAULT_MAX_COMPLETED_TASKS_PER_FRAMEWORK,
+        max_completed_frameworks: int = DEFAULT_MAX_COMPLETED_FRAMEWORKS,
     ) -> None:
         self.id = str(uuid.uuid4())
+        self.max_completed_tasks_per_framework = max_completed_tasks_per_framework
         self.heartbeat_interval = heartbeat_interval
         self.agent_ping_timeout = agent_ping_timeout
         self.max_agent_ping_timeouts = max_agent_ping_timeouts
@@ -165,7 +175,7 @@ class Master:
         self.agents: dict[str, Agent] = {}
         self.removed_agents: set[str] = set()
         self.frameworks: dict[str, Framework] = {}
-        self.completed_frameworks: list[Framework] = []
+        self.completed_frameworks: deque[Framework] = deque(maxlen=max_completed_frameworks)
         self.offers: dict[str, Offer] = {}
         self.stopping = False
         self._counter = 0
@@ -209,7 +219,11 @@ class Master:
             # An unknown id is a framework failing over to a new master: accepted, as Mesos does.
             framework_id = framework_id or self.next_id("")
             info = {**info, "id": {"value": framework_id}}
-            framework = Framework(framework_id, info)
+            framework = Framework(
+                framework_id,
+                info,
+                completed_tasks=deque(maxlen=self.max_completed_tasks_per_framework),
+            )
             self.frameworks[framework_id] = framework
         else:
             if framework.stream is not None:
@@ -451,9 +465,6 @@ class Master:
                 "Task should have at least one (but not both) of CommandInfo or ExecutorInfo"
                 " present"
             )
-        for command in (task.get("command"), (executor or {}).get("command")):
-            if command and command.get("uris"):
-                raise ValueError("CommandInfo.uris (the fetcher) is not supported by localmesos")
         try:
             task_resources = Resources.parse(task.get("resources"))
         except ResourceError as exc:

@@ -89,18 +89,6 @@ def command_argv(command: dict[str, Any]) -> tuple[list[str], str | None]:
     return list(arguments), value
 
 
-def command_env(base: Mapping[str, str], command: dict[str, Any]) -> dict[str, str]:
-    env = dict(base)
-    for variable in (command.get("environment") or {}).get("variables", []):
-        name, value = variable.get("name"), variable.get("value")
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise ValueError(
-                f"CommandInfo.environment variable needs a name and a value: {variable!r}"
-            )
-        env[name] = value
-    return env
-
-
 def signal_group(pid: int, signum: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signum)

@@ -159,3 +159,13 @@ class Resources:
         for name, spans in self.ranges.items():
             flat[name] = "[" + ", ".join(f"{b}-{e}" for b, e in spans) + "]"
         return flat
+
+
+def allocation_role(resources: list[dict[str, Any]] | None, default: str) -> str:
+    """The role resources are allocated to (a task's or an executor's are all of one role,
+    MESOS-6636), or `default` for resources without allocation info."""
+    for resource in resources or []:
+        role = (resource.get("allocation_info") or {}).get("role")
+        if isinstance(role, str):
+            return role
+    return default

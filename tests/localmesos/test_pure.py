@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from localmesos.allocator import Candidate, Filter, allocate
+from localmesos.environment import stout_duration
 from localmesos.resources import ResourceError, Resources
 from localmesos.states import (
     AGENT_TRANSITIONS,
@@ -118,3 +119,11 @@ def test_agent_transitions() -> None:
         check_transition(AGENT_TRANSITIONS, AgentState.REGISTERED, AgentState.UNREACHABLE)
     with pytest.raises(TransitionError):
         check_transition(AGENT_TRANSITIONS, AgentState.REMOVED, AgentState.REGISTERED)
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(5, "5secs"), (900, "15mins"), (2, "2secs"), (0.5, "500ms"), (1.5, "1500ms"),
+     (90, "90secs"), (3600, "1hrs"), (7 * 86400, "1weeks"), (1e-6, "1us"), (0, "0ns")],
+)
+def test_durations_are_written_as_stout_writes_them(seconds: float, shown: str) -> None:
+    # stout/duration.hpp operator<<: the unit bucket, or one down when only it is whole.
+    assert stout_duration(seconds) == shown
