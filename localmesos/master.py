@@ -25,7 +25,7 @@ from localmesos.states import (
     task_state,
 )
 from localmesos.streams import EventStream
-from localmesos.validation import id_error
+from localmesos.validation import framework_info_error, id_error
 
 log = logging.getLogger(__name__)
 
@@ -159,11 +159,16 @@ class Master:
         info = call["subscribe"]["framework_info"]  # converted and validated
         framework_id = info.get("id", {}).get("value")
         stream = EventStream(self.heartbeat_interval)
-        if any(f.id == framework_id for f in self.completed_frameworks):
-            stream.send({"type": "ERROR", "error": {"message": "Framework has been removed"}})
+        framework = self.frameworks.get(framework_id) if framework_id else None
+        # src/master/master.cpp `Master::subscribe`: a refused subscription is a 200 whose
+        # stream carries one ERROR event.
+        error = framework_info_error(info, framework.info if framework else None)
+        if error is None and any(f.id == framework_id for f in self.completed_frameworks):
+            error = "Framework has been removed"
+        if error is not None:
+            stream.send({"type": "ERROR", "error": {"message": error}})
             stream.close()
             return stream, None
-        framework = self.frameworks.get(framework_id) if framework_id else None
         if framework is None:
             # An unknown id is a framework failing over to a new master: accepted, as Mesos does.
             framework_id = framework_id or self.next_id("")

@@ -44,6 +44,13 @@ ENUMS: dict[str, frozenset[str]] = {
     "TaskStatus.Source": frozenset({"SOURCE_MASTER", "SOURCE_AGENT", "SOURCE_EXECUTOR"}),
     "Value.Type": frozenset({"SCALAR", "RANGES", "SET", "TEXT"}),
     "ExecutorInfo.Type": frozenset({"UNKNOWN", "DEFAULT", "CUSTOM"}),
+    "FrameworkInfo.Capability.Type": frozenset(
+        {
+            "UNKNOWN", "REVOCABLE_RESOURCES", "TASK_KILLING_STATE", "GPU_RESOURCES",
+            "SHARED_RESOURCES", "PARTITION_AWARE", "MULTI_ROLE", "RESERVATION_REFINEMENT",
+            "REGION_AWARE",
+        }
+    ),
     "Offer.Operation.Type": frozenset(
         {
             "UNKNOWN", "LAUNCH", "LAUNCH_GROUP", "RESERVE", "UNRESERVE", "CREATE", "DESTROY",
@@ -123,7 +130,9 @@ MESSAGES: dict[str, tuple[Field, ...]] = {
         Field(12, "roles", "string", "repeated"),
         Field(7, "hostname", "string"),
         Field(8, "principal", "string"),
+        Field(10, "capabilities", "FrameworkInfo.Capability", "repeated"),
     ),
+    "FrameworkInfo.Capability": (Field(1, "type", "enum:FrameworkInfo.Capability.Type"),),
     "Filters": (Field(1, "refuse_seconds", "double"),),
     "Offer.Operation.Launch": (Field(1, "task_infos", "TaskInfo", "repeated"),),
     "Offer.Operation.LaunchGroup": (

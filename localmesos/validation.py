@@ -79,6 +79,40 @@ def not_acceptable() -> CallRejected:
     return CallRejected(406, f"Expecting 'Accept' to allow '{PROTOBUF}' or '{JSON}'")
 
 
+def framework_info_error(info: dict[str, Any], known: dict[str, Any] | None) -> str | None:
+    """What src/master/validation.cpp `framework::validate` (and, for a framework the
+    master knows with FrameworkInfo `known`, `framework::validateUpdate`) finds wrong with
+    a subscribing FrameworkInfo. Role names themselves are not checked here."""
+    multi_role = any(c.get("type") == "MULTI_ROLE" for c in info.get("capabilities", []))
+    roles = info.get("roles", [])
+    if multi_role and "role" in info:
+        return "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable"
+    if not multi_role and roles:
+        return "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable"
+    duplicates = sorted({r for r in roles if roles.count(r) > 1})
+    if duplicates:
+        return f"'FrameworkInfo.roles' contains duplicate items: {{ {', '.join(duplicates)} }}"
+    framework_id = info.get("id", {}).get("value", "")
+    if framework_id and id_error(framework_id) is not None:
+        return id_error(framework_id)
+    if known is None:
+        return None
+    if info.get("principal") != known.get("principal"):
+        return "Changing framework's principal is not allowed."
+    if info["user"] != known["user"]:
+        return (
+            "Updating 'FrameworkInfo.user' is unsupported; attempted to update from"
+            f" '{known['user']}' to '{info['user']}'"
+        )
+    old, new = bool(known.get("checkpoint", False)), bool(info.get("checkpoint", False))
+    if old != new:
+        return (
+            "Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update from"
+            f" '{str(old).lower()}' to '{str(new).lower()}'"
+        )
+    return None
+
+
 # Call types whose payload section must be present (scheduler::call::validate).
 _SCHEDULER_SECTIONS = {
     "ACCEPT": "accept",

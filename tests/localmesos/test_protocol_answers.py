@@ -12,6 +12,7 @@ docs/scheduler-http-api.md / docs/executor-http-api.md. Raw HTTP with httpx.
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -361,8 +362,20 @@ def test_the_unknown_call_type_is_501(scheduler: RawScheduler) -> None:
     assert scheduler.call("UNKNOWN").status_code == 501
 
 
+def first_event(api: str, call: Call) -> Call:
+    """The first event of the stream a SUBSCRIBE opens (the call must get a 200)."""
+    with httpx.stream("POST", api, json=call, headers=JSON, timeout=10) as response:
+        assert response.status_code == 200, response.read()
+        event: Call = json.loads(next(read_records(response.iter_raw())))
+    return event
+
+
+def error_event(message: str) -> Call:
+    return {"type": "ERROR", "error": {"message": message}}
+
+
 def test_a_subscription_refused_for_a_removed_framework_is_an_error_event(
-    cluster: LocalMesos, api: str, scheduler: RawScheduler
+    api: str, scheduler: RawScheduler
 ) -> None:
     framework_id = scheduler.subscribe()
     assert scheduler.call("TEARDOWN").status_code == 202
@@ -371,10 +384,54 @@ def test_a_subscription_refused_for_a_removed_framework_is_an_error_event(
         "framework_id": framework_id,
         "subscribe": {"framework_info": framework_info(id=framework_id)},
     }
-    with httpx.stream("POST", api, json=call, headers=JSON, timeout=10) as response:
-        assert response.status_code == 200
-        first = next(read_records(response.iter_raw()))
-    assert b'"ERROR"' in first and b"Framework has been removed" in first
+    assert first_event(api, call) == error_event("Framework has been removed")
+
+
+@pytest.mark.parametrize(
+    ("info", "message"),
+    [
+        (
+            framework_info(roles=["a"]),
+            "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable",
+        ),
+        (
+            framework_info(role="a", capabilities=[{"type": "MULTI_ROLE"}]),
+            "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable",
+        ),
+        (
+            framework_info(roles=["a", "b", "a"], capabilities=[{"type": "MULTI_ROLE"}]),
+            "'FrameworkInfo.roles' contains duplicate items: { a }",
+        ),
+    ],
+)
+def test_an_invalid_framework_info_is_an_error_event(
+    cluster: LocalMesos, api: str, info: Call, message: str
+) -> None:
+    call = {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
+    assert first_event(api, call) == error_event(message)
+    assert cluster.state()["frameworks"] == []
+
+
+def test_a_resubscription_may_not_change_user_or_checkpoint(
+    api: str, scheduler: RawScheduler
+) -> None:
+    framework_id = scheduler.subscribe()
+
+    def resubscribe(**changes: Any) -> Call:
+        info = framework_info(id=framework_id, **changes)
+        subscribe = {"framework_info": info}
+        call = {"type": "SUBSCRIBE", "framework_id": framework_id, "subscribe": subscribe}
+        return first_event(api, call)
+
+    assert resubscribe(user="root") == error_event(
+        "Updating 'FrameworkInfo.user' is unsupported; attempted to update from 'tester' to 'root'"
+    )
+    assert resubscribe(checkpoint=True) == error_event(
+        "Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update from 'false'"
+        " to 'true'"
+    )
+    # Refused re-subscriptions leave the framework's own subscription alone.
+    assert scheduler.call("REVIVE").status_code == 202
 
 
 # ---------------------------------------------------------------------------- executor API
