@@ -20,7 +20,6 @@ from localmesos.streams import EventStream
 
 log = logging.getLogger(__name__)
 
-JSON = "application/json"
 # The API endpoints take every method so that a wrong one gets Mesos' own 405.
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -58,7 +57,8 @@ def stream_response(stream: EventStream, on_close: Callable[[], None]) -> Stream
         finally:
             on_close()
 
-    return StreamingResponse(body(), media_type=JSON, headers={"Mesos-Stream-Id": stream.id})
+    headers = {"Mesos-Stream-Id": stream.id}
+    return StreamingResponse(body(), media_type=validation.JSON, headers=headers)
 
 
 def rejected(exc: CallRejected) -> Response:
