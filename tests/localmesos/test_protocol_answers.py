@@ -194,6 +194,13 @@ def test_resubscribe_needs_the_top_level_framework_id(
     assert answer(post(api, only_top)) == (400, differs)
 
 
+def test_only_subscribe_looks_at_accept(api: str, scheduler: RawScheduler) -> None:
+    framework_id = scheduler.subscribe()
+    call = {"type": "REVIVE", "framework_id": framework_id}
+    headers = {"Mesos-Stream-Id": scheduler.stream_id or "", "Accept": "text/html"}
+    assert post(api, call, **headers).status_code == 202
+
+
 def test_calls_but_subscribe_need_a_framework_id(api: str) -> None:
     assert answer(post(api, {"type": "TEARDOWN"})) == (
         400,
@@ -359,7 +366,7 @@ def test_well_formed_calls_are_202(scheduler: RawScheduler, kind: str, body: Cal
 
 def test_the_unknown_call_type_is_501(scheduler: RawScheduler) -> None:
     scheduler.subscribe()
-    assert scheduler.call("UNKNOWN").status_code == 501
+    assert answer(scheduler.call("UNKNOWN")) == (501, "501 Not Implemented.")
 
 
 def first_event(api: str, call: Call) -> Call:
@@ -646,3 +653,4 @@ def test_a_subscribed_executor_still_gets_the_validation_answers(subscribed: Pla
         400,
         "Failed to validate Executor::Call: Not a valid UUID",
     )
+    assert answer(subscribed.call("UNKNOWN")) == (501, "501 Not Implemented.")
