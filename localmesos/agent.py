@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import signal
 import subprocess
@@ -22,15 +21,7 @@ from localmesos.environment import (
     shutdown_grace_of,
 )
 from localmesos.fetcher import FetchError, fetch
-from localmesos.protocol import (
-    CallRejected,
-    describe_exit,
-    id_value,
-    new_uuid,
-    now,
-    section,
-    wait_status,
-)
+from localmesos.protocol import CallRejected, describe_exit, new_uuid, now, wait_status
 from localmesos.records import AgentRecords, command_executor_info
 from localmesos.resources import Resources, allocation_role
 from localmesos.states import (
@@ -614,28 +605,29 @@ class Agent:
     # ------------------------------------------------------------------ executor API
 
     def executor_call(self, call: dict[str, Any]) -> EventStream | None:
-        """Handles one executor API call: SUBSCRIBE returns the event stream, others None."""
-        kind = call.get("type")
-        if kind not in ("SUBSCRIBE", "UPDATE", "MESSAGE"):
-            raise CallRejected(400, f"Failed to validate executor::Call: unknown type {kind!r}")
-        framework_id = id_value(call, "framework_id")
-        executor_id = id_value(call, "executor_id")
+        """Handles one converted and validated executor call (validation.py): SUBSCRIBE
+        returns the event stream, others None. The lookups and answers are those of
+        src/slave/http.cpp `Http::executor`."""
+        kind = call["type"]
+        if kind == "HEARTBEAT":
+            return None  # answered before any lookup, as the ids may be dummies
+        framework_id = call["framework_id"]["value"]
+        executor_id = call["executor_id"]["value"]
+        if not any(fid == framework_id for fid, _ in [*self.executors, *self.commands]):
+            raise CallRejected(400, "Framework cannot be found")
         executor = self.executors.get((framework_id, executor_id))
         if executor is None or executor.state is ExecutorState.TERMINATED:
-            raise CallRejected(
-                400, f"Executor {executor_id} of framework {framework_id} is unknown to this agent"
-            )
-        if kind == "SUBSCRIBE":
-            return self._subscribe(executor, section(call, "subscribe"))
-        if executor.stream is None:
+            raise CallRejected(400, "Executor cannot be found")
+        if kind != "SUBSCRIBE" and executor.stream is None:
             raise CallRejected(403, "Executor is not subscribed")
+        if kind == "SUBSCRIBE":
+            return self._subscribe(executor, call["subscribe"])
         if kind == "UPDATE":
-            self._executor_update(executor, section(call, "update"))
+            self._executor_update(executor, call["update"]["status"])
+        elif kind == "MESSAGE":
+            self.master.executor_message(self, framework_id, executor_id, call["message"]["data"])
         else:
-            data = section(call, "message").get("data", "")
-            if not isinstance(data, str):
-                raise CallRejected(400, "Expecting 'message.data' to be a base64 string")
-            self.master.executor_message(self, framework_id, executor_id, data)
+            raise CallRejected(501, "501 Not Implemented.")
         return None
 
     def _subscribe(self, executor: Executor, subscribe: dict[str, Any]) -> EventStream:
@@ -659,8 +651,8 @@ class Agent:
             }
         )
         # After an agent restart the executor re-sends updates it never saw acknowledged.
-        for update in subscribe.get("unacknowledged_updates") or []:
-            status = update.get("status") or {}
+        for update in subscribe.get("unacknowledged_updates", []):
+            status = update["status"]
             if status.get("uuid") not in self._seen_updates:
                 self._accept_update(executor, status)
         queued, executor.queued = executor.queued, []
@@ -668,20 +660,7 @@ class Agent:
             stream.send(event)
         return stream
 
-    def _executor_update(self, executor: Executor, update: dict[str, Any]) -> None:
-        status = update.get("status")
-        if not isinstance(status, dict):
-            raise CallRejected(400, "Expecting 'update.status' to be present")
-        id_value(status, "task_id", where="status")
-        if not isinstance(status.get("uuid"), str):
-            raise CallRejected(400, "Expecting 'update.status.uuid' (base64) to be present")
-        try:
-            base64.b64decode(status["uuid"], validate=True)
-            task_state(str(status.get("state")))
-        except ValueError as exc:
-            raise CallRejected(400, f"Invalid status update: {exc}") from None
-        if status.get("source", "SOURCE_EXECUTOR") != "SOURCE_EXECUTOR":
-            raise CallRejected(400, "Executor status updates must have source SOURCE_EXECUTOR")
+    def _executor_update(self, executor: Executor, status: dict[str, Any]) -> None:
         if status["uuid"] in self._seen_updates:
             return  # a retry of an update already on its way to the scheduler
         self._accept_update(executor, status)

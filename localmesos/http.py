@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -12,46 +11,41 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from localmesos import validation
 from localmesos.agent import Agent
-from localmesos.master import SCHEDULER_CALLS, Master
+from localmesos.master import Master
 from localmesos.protocol import CallRejected
 from localmesos.state import agent_state, master_state
 from localmesos.streams import EventStream
 
 log = logging.getLogger(__name__)
 
-JSON = "application/json"
+# The API endpoints take every method so that a wrong one gets Mesos' own 405.
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-async def read_call(request: Request, known_types: frozenset[str]) -> dict[str, Any]:
-    """The request's JSON Call, or CallRejected with the status Mesos gives for it."""
-    content_type = request.headers.get("content-type")
-    if content_type is None:
-        raise CallRejected(400, "Expecting 'Content-Type' to be present")
-    media = content_type.split(";")[0].strip().lower()
-    if media != JSON:
-        raise CallRejected(
-            415, f"Content-Type {media!r} is not supported; localmesos speaks {JSON} only"
-        )
-    accept = request.headers.get("accept", JSON)
-    if not any(
-        a.split(";")[0].strip() in (JSON, "*/*", "application/*") for a in accept.split(",")
-    ):
-        raise CallRejected(406, f"Accept {accept!r} is not supported; use {JSON}")
+async def read_body(request: Request) -> bytes:
     try:
-        call = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise CallRejected(400, f"Failed to parse body into JSON: {exc}") from None
+        return await request.body()
     except ClientDisconnect:
         # The caller hung up mid-request (e.g. a scheduler stopping): the call never was.
         raise CallRejected(400, "the client disconnected before its call was read") from None
-    if not isinstance(call, dict):
-        raise CallRejected(400, "Failed to convert JSON into Call protobuf: not an object")
-    if call.get("type") not in known_types:
-        raise CallRejected(
-            400,
-            f"Failed to convert JSON into Call protobuf: unknown call type {call.get('type')!r}",
-        )
+
+
+async def read_call(request: Request, message: str) -> dict[str, Any]:
+    """The request's Call (`message`: "scheduler.Call" or "executor.Call"), converted and
+    validated, or CallRejected with the status and text Mesos gives for it."""
+    if request.method != "POST":
+        raise validation.method_not_allowed(request.method)
+    content_type = request.headers.get("content-type")
+    call = validation.parse_call(content_type, await read_body(request), message)
+    if message == "scheduler.Call":
+        validation.validate_scheduler_call(call)
+    else:
+        validation.validate_executor_call(call)
+    # Mesos looks at Accept only for calls answered with a stream.
+    if call["type"] == "SUBSCRIBE" and not validation.accepts_json(request.headers.get("accept")):
+        raise validation.not_acceptable()
     return call
 
 
@@ -63,22 +57,30 @@ def stream_response(stream: EventStream, on_close: Callable[[], None]) -> Stream
         finally:
             on_close()
 
-    return StreamingResponse(body(), media_type=JSON, headers={"Mesos-Stream-Id": stream.id})
+    headers = {"Mesos-Stream-Id": stream.id}
+    return StreamingResponse(body(), media_type=validation.JSON, headers=headers)
 
 
 def rejected(exc: CallRejected) -> Response:
     log.debug("call rejected (%d): %s", exc.status, exc.message)
-    return PlainTextResponse(exc.message, status_code=exc.status)
+    # RFC 9110 (and libprocess' MethodNotAllowed) name the allowed methods on a 405.
+    headers = {"Allow": "POST"} if exc.status == 405 else None
+    return PlainTextResponse(exc.message, status_code=exc.status, headers=headers)
 
 
 def master_app(master: Master) -> Starlette:
     async def scheduler(request: Request) -> Response:
         try:
-            call = await read_call(request, SCHEDULER_CALLS)
+            call = await read_call(request, "scheduler.Call")
+            stream_id = request.headers.get("mesos-stream-id")
             if call["type"] == "SUBSCRIBE":
+                if stream_id is not None:
+                    raise CallRejected(
+                        400, "Subscribe calls should not include the 'Mesos-Stream-Id' header"
+                    )
                 stream, framework_id = master.subscribe(call)
                 return stream_response(stream, _closer(master, stream, framework_id))
-            master.call(call, request.headers.get("mesos-stream-id"))
+            master.call(call, stream_id)
         except CallRejected as exc:
             return rejected(exc)
         return Response(status_code=202)
@@ -91,7 +93,7 @@ def master_app(master: Master) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/api/v1/scheduler", scheduler, methods=["POST"]),
+            Route("/api/v1/scheduler", scheduler, methods=ANY_METHOD),
             Route("/master/state", state, methods=["GET"]),
             Route("/master/state.json", state, methods=["GET"]),
             Route("/state", state, methods=["GET"]),
@@ -112,7 +114,7 @@ def _closer(master: Master, stream: EventStream, framework_id: str | None) -> Ca
 def agent_app(agent: Agent) -> Starlette:
     async def executor(request: Request) -> Response:
         try:
-            call = await read_call(request, frozenset({"SUBSCRIBE", "UPDATE", "MESSAGE"}))
+            call = await read_call(request, "executor.Call")
             stream = agent.executor_call(call)
         except CallRejected as exc:
             return rejected(exc)
@@ -134,7 +136,7 @@ def agent_app(agent: Agent) -> Starlette:
     process = f"/slave({agent.index})"
     return Starlette(
         routes=[
-            Route("/api/v1/executor", executor, methods=["POST"]),
+            Route("/api/v1/executor", executor, methods=ANY_METHOD),
             Route("/health", health, methods=["GET"]),
             *(
                 Route(prefix + path, state, methods=["GET"])

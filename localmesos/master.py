@@ -14,7 +14,7 @@ from localmesos.agent import Agent
 from localmesos.allocator import Candidate, Filter, allocate
 from localmesos.background import Background
 from localmesos.links import Acknowledgement, AgentLink
-from localmesos.protocol import CallRejected, id_value, now, section
+from localmesos.protocol import CallRejected, now
 from localmesos.resources import ResourceError, Resources
 from localmesos.states import (
     FRAMEWORK_TRANSITIONS,
@@ -28,6 +28,7 @@ from localmesos.states import (
     task_state,
 )
 from localmesos.streams import EventStream
+from localmesos.validation import framework_info_error, id_error
 
 log = logging.getLogger(__name__)
 
@@ -42,29 +43,6 @@ VERSION = "1.11.0"
 # (src/master/constants.hpp): how many finished tasks and frameworks it keeps in memory.
 DEFAULT_MAX_COMPLETED_TASKS_PER_FRAMEWORK = 1000
 DEFAULT_MAX_COMPLETED_FRAMEWORKS = 50
-
-SCHEDULER_CALLS = frozenset(
-    {
-        "SUBSCRIBE",
-        "TEARDOWN",
-        "ACCEPT",
-        "DECLINE",
-        "REVIVE",
-        "SUPPRESS",
-        "KILL",
-        "SHUTDOWN",
-        "ACKNOWLEDGE",
-        "RECONCILE",
-        "MESSAGE",
-        "REQUEST",
-        "ACCEPT_INVERSE_OFFERS",
-        "DECLINE_INVERSE_OFFERS",
-        "ACKNOWLEDGE_OPERATION_STATUS",
-        "RECONCILE_OPERATIONS",
-        "UPDATE_FRAMEWORK",
-    }
-)
-
 
 @dataclass(eq=False)
 class Task:
@@ -202,19 +180,19 @@ class Master:
 
     def subscribe(self, call: dict[str, Any]) -> tuple[EventStream, str | None]:
         """The new event stream and its framework id (None: the stream only carries an ERROR)."""
-        info = section(section(call, "subscribe"), "framework_info")
-        for required in ("user", "name"):
-            if not isinstance(info.get(required), str):
-                raise CallRejected(400, f"Expecting 'framework_info.{required}' to be present")
-        framework_id = (info.get("id") or {}).get("value")
-        if "framework_id" in call and call["framework_id"] != info.get("id"):
-            raise CallRejected(400, "'framework_id' differs from 'subscribe.framework_info.id'")
+        info = call["subscribe"]["framework_info"]  # converted and validated
+        framework_id = info.get("id", {}).get("value")
         stream = EventStream(self.heartbeat_interval)
-        if any(f.id == framework_id for f in self.completed_frameworks):
-            stream.send({"type": "ERROR", "error": {"message": "Framework has been removed"}})
+        framework = self.frameworks.get(framework_id) if framework_id else None
+        # src/master/master.cpp `Master::subscribe`: a refused subscription is a 200 whose
+        # stream carries one ERROR event.
+        error = framework_info_error(info, framework.info if framework else None)
+        if error is None and any(f.id == framework_id for f in self.completed_frameworks):
+            error = "Framework has been removed"
+        if error is not None:
+            stream.send({"type": "ERROR", "error": {"message": error}})
             stream.close()
             return stream, None
-        framework = self.frameworks.get(framework_id) if framework_id else None
         if framework is None:
             # An unknown id is a framework failing over to a new master: accepted, as Mesos does.
             framework_id = framework_id or self.next_id("")
@@ -275,11 +253,14 @@ class Master:
     # ------------------------------------------------------------------ calls
 
     def call(self, call: dict[str, Any], stream_id: str | None) -> None:
-        """Handles every call but SUBSCRIBE; raises CallRejected with Mesos' status code."""
-        framework_id = id_value(call, "framework_id")
+        """Handles a validated call other than SUBSCRIBE; raises CallRejected with the
+        status and text of src/master/http.cpp `Master::Http::scheduler`."""
+        framework_id = call["framework_id"]["value"]
         framework = self.frameworks.get(framework_id)
-        if framework is None or framework.state is not FrameworkState.CONNECTED:
-            raise CallRejected(403, f"Framework {framework_id} is not subscribed")
+        if framework is None:  # never known, or removed (torn down, failover timeout)
+            raise CallRejected(400, "Framework cannot be found")
+        if framework.state is not FrameworkState.CONNECTED:
+            raise CallRejected(403, "Framework is not subscribed")
         if stream_id is None:
             raise CallRejected(
                 400, "All non-subscribe calls should include the 'Mesos-Stream-Id' header"
@@ -293,17 +274,22 @@ class Master:
             )
         handlers: dict[str, Callable[[Framework, dict[str, Any]], None]] = {
             "TEARDOWN": lambda f, c: self._teardown(f),
-            "ACCEPT": lambda f, c: self._accept(f, section(c, "accept")),
-            "DECLINE": lambda f, c: self._decline(f, section(c, "decline")),
+            "ACCEPT": lambda f, c: self._accept(f, c["accept"]),
+            "DECLINE": lambda f, c: self._decline(f, c["decline"]),
             "REVIVE": lambda f, c: self._revive(f),
             "SUPPRESS": lambda f, c: self._suppress(f),
-            "KILL": lambda f, c: self._kill(f, section(c, "kill")),
-            "SHUTDOWN": lambda f, c: self._shutdown(f, section(c, "shutdown")),
-            "ACKNOWLEDGE": lambda f, c: self._acknowledge(f, section(c, "acknowledge")),
-            "RECONCILE": lambda f, c: self._reconcile(f, c.get("reconcile") or {}),
-            "MESSAGE": lambda f, c: self._message(f, section(c, "message")),
+            "KILL": lambda f, c: self._kill(f, c["kill"]),
+            "SHUTDOWN": lambda f, c: self._shutdown(f, c["shutdown"]),
+            "ACKNOWLEDGE": lambda f, c: self._acknowledge(f, c["acknowledge"]),
+            "RECONCILE": lambda f, c: self._reconcile(f, c["reconcile"]),
+            "MESSAGE": lambda f, c: self._message(f, c["message"]),
             "REQUEST": lambda f, c: None,  # advisory; Mesos' own allocator ignores it too
+            # There are no inverse offers here, so every id is unknown: Mesos ignores those.
+            "ACCEPT_INVERSE_OFFERS": lambda f, c: None,
+            "DECLINE_INVERSE_OFFERS": lambda f, c: None,
         }
+        if call["type"] == "UNKNOWN":
+            raise CallRejected(501, "501 Not Implemented.")
         handler = handlers.get(call["type"])
         if handler is None:
             raise CallRejected(400, f"Call type {call['type']} is not supported by localmesos")
@@ -344,23 +330,21 @@ class Master:
         self._accept(framework, {**body, "operations": []})
 
     def _accept(self, framework: Framework, body: dict[str, Any]) -> None:
-        offer_ids = _id_list(body.get("offer_ids"), "offer_ids")
-        operations = body.get("operations") or []
-        launches = [_parse_operation(op) for op in operations]
-        offers = [self.offers.pop(oid, None) for oid in offer_ids]
-        valid = [o for o in offers if o is not None and o.framework_id == framework.id]
-        agent_ids = {o.agent_id for o in valid}
-        if len(valid) != len(offers) or len(agent_ids) > 1 or not valid:
-            bad = [oid for oid, o in zip(offer_ids, offers, strict=True) if o not in valid]
-            reason = (
-                f"Offers {', '.join(bad)} are no longer valid"
-                if bad or not valid
-                else "Offers span more than one agent"
-            )
+        offer_ids = [o["value"] for o in body.get("offer_ids", [])]
+        launches = [_parse_operation(op) for op in body.get("operations", [])]
+        error = self._offers_error(framework, offer_ids)
+        valid = [
+            self.offers.pop(oid)
+            for oid in dict.fromkeys(offer_ids)
+            if oid in self.offers and self.offers[oid].framework_id == framework.id
+        ]
+        if error is not None:
+            # src/master/master.cpp `Master::accept`: the tasks are dropped, the offers gone.
             state = TaskState.DROPPED if framework.partition_aware else TaskState.LOST
+            message = f"Task launched with invalid offers: {error}"
             for tasks, _ in launches:
                 for task in tasks:
-                    self._master_update(framework, task, state, "REASON_INVALID_OFFERS", reason)
+                    self._master_update(framework, task, state, "REASON_INVALID_OFFERS", message)
             self.schedule_allocation(recovered=True)
             return
         agent = self.agents[valid[0].agent_id]
@@ -373,6 +357,33 @@ class Master:
         if refuse > 0 and not pool.is_empty():
             framework.filters[agent.id] = Filter(pool, now() + refuse)
         self.schedule_allocation(recovered=True)
+
+    def _offers_error(self, framework: Framework, offer_ids: list[str]) -> str | None:
+        """src/master/validation.cpp `offer::validate` (and "No offers specified")."""
+        if not offer_ids:
+            return "No offers specified"
+        duplicate = next((o for i, o in enumerate(offer_ids) if o in offer_ids[:i]), None)
+        if duplicate is not None:
+            return f"Duplicate offer {duplicate} in offer list"
+        for offer_id in offer_ids:
+            if offer_id not in self.offers:
+                return f"Offer {offer_id} is no longer valid"
+        for offer_id in offer_ids:
+            owner = self.offers[offer_id].framework_id
+            if owner != framework.id:
+                return (
+                    f"Offer {offer_id} has invalid framework {owner}"
+                    f" while framework {framework.id} is expected"
+                )
+        first = self.offers[offer_ids[0]].agent_id
+        for offer_id in offer_ids:
+            agent_id = self.offers[offer_id].agent_id
+            if agent_id != first:
+                return (
+                    "Aggregated offers must belong to one single agent. Offer"
+                    f" {offer_id} uses agent {agent_id} and agent {first}"
+                )
+        return None
 
     def _launch(
         self,
@@ -406,7 +417,11 @@ class Master:
             needed = task_resources + executor_resources
             if not remaining.contains(needed):
                 errors.append(
-                    (task, f"Task uses more resources {needed} than available {remaining}")
+                    (
+                        task,
+                        f"Total resources {needed} required by task and its executor"
+                        f" is more than available {remaining}",
+                    )
                 )
                 continue
             remaining = remaining - needed
@@ -450,13 +465,17 @@ class Master:
     ) -> tuple[Resources, Resources]:
         """The task's and (if it starts a new executor) the executor's resources, or a
         ValueError whose text becomes the TASK_ERROR message."""
+        # The checks and texts of src/master/validation.cpp `task::internal::validateTask`.
         task_id = task["task_id"]["value"]
+        id_problem = id_error(task_id)
+        if id_problem is not None:
+            raise ValueError(id_problem)
         if task_id in framework.tasks:
             raise ValueError(f"Task has duplicate ID: {task_id}")
         if task["agent_id"]["value"] != agent.id:
             raise ValueError(
-                f"Task uses agent ID {task['agent_id']['value']} which does not match"
-                f" the offer's agent ID {agent.id}"
+                f"Task uses invalid agent {task['agent_id']['value']}"
+                f" while agent {agent.id} is expected"
             )
         if group and task.get("executor"):
             raise ValueError("Tasks of a task group must not have an ExecutorInfo")
@@ -468,26 +487,27 @@ class Master:
         try:
             task_resources = Resources.parse(task.get("resources"))
         except ResourceError as exc:
-            raise ValueError(f"Task resources: {exc}") from None
+            raise ValueError(f"Task uses invalid resources: {exc}") from None
         if task_resources.is_empty():
             raise ValueError("Task uses no resources")
         if executor is None:
             return task_resources, Resources()
-        if not isinstance((executor.get("executor_id") or {}).get("value"), str):
-            raise ValueError("ExecutorInfo.executor_id is missing")
-        if executor.get("type") == "DEFAULT" or not executor.get("command"):
-            raise ValueError(
-                "localmesos runs custom executors only: ExecutorInfo.command is required"
-            )
+        id_problem = id_error(executor["executor_id"]["value"])
+        if id_problem is not None:
+            raise ValueError(id_problem)
+        if executor.get("type") == "DEFAULT":
+            raise ValueError("localmesos runs custom executors only, not the DEFAULT executor")
+        if "command" not in executor:
+            raise ValueError("'ExecutorInfo.command' must be set")
         if agent.has_executor(framework.id, executor["executor_id"]["value"]):
             return task_resources, Resources()
         try:
             return task_resources, Resources.parse(executor.get("resources"))
         except ResourceError as exc:
-            raise ValueError(f"Executor resources: {exc}") from None
+            raise ValueError(f"Executor uses invalid resources: {exc}") from None
 
     def _kill(self, framework: Framework, body: dict[str, Any]) -> None:
-        task_id = id_value(body, "task_id", where="kill")
+        task_id = body["task_id"]["value"]
         task = framework.tasks.get(task_id)
         unreachable = framework.unreachable_tasks.get(task_id)
         if unreachable is not None:
@@ -513,17 +533,15 @@ class Master:
                 link.killed_tasks.add((framework.id, task_id))
 
     def _shutdown(self, framework: Framework, body: dict[str, Any]) -> None:
-        executor_id = id_value(body, "executor_id", where="shutdown")
-        agent = self.agents.get(id_value(body, "agent_id", where="shutdown"))
+        executor_id = body["executor_id"]["value"]
+        agent = self.agents.get(body["agent_id"]["value"])
         if agent is not None and self.links[agent.id].reachable:
             agent.shutdown_executor(framework.id, executor_id)
 
     def _message(self, framework: Framework, body: dict[str, Any]) -> None:
-        agent = self.agents.get(id_value(body, "agent_id", where="message"))
-        executor_id = id_value(body, "executor_id", where="message")
-        data = body.get("data", "")
-        if not isinstance(data, str):
-            raise CallRejected(400, "Expecting 'message.data' to be a base64 string")
+        agent = self.agents.get(body["agent_id"]["value"])
+        executor_id = body["executor_id"]["value"]
+        data = body["data"]
         if agent is None or not self.links[agent.id].reachable or not agent.message(
             framework.id, executor_id, data
         ):
@@ -558,11 +576,9 @@ class Master:
         pending.interval = min(pending.interval * 2, self.update_retry_max)
 
     def _acknowledge(self, framework: Framework, body: dict[str, Any]) -> None:
-        task_id = id_value(body, "task_id", where="acknowledge")
-        agent_id = id_value(body, "agent_id", where="acknowledge")
-        uuid_ = body.get("uuid")
-        if not isinstance(uuid_, str):
-            raise CallRejected(400, "Expecting 'acknowledge.uuid' (base64) to be present")
+        task_id = body["task_id"]["value"]
+        agent_id = body["agent_id"]["value"]
+        uuid_ = body["uuid"]  # required, and a valid UUID (validation.py)
         queue = framework.pending.get(task_id)
         if not queue or queue[0].status["uuid"] != uuid_:
             log.debug("acknowledgement of unknown update %s for task %s", uuid_, task_id)
@@ -611,15 +627,13 @@ class Master:
         framework.send({"type": "UPDATE", "update": {"status": status}})
 
     def _reconcile(self, framework: Framework, body: dict[str, Any]) -> None:
-        wanted = body.get("tasks") or []
-        if not isinstance(wanted, list):
-            raise CallRejected(400, "Expecting 'reconcile.tasks' to be a list")
+        wanted = body.get("tasks", [])
         if not wanted:
             for task in framework.tasks.values():
                 self._reconcile_known(framework, task)
             return
         for item in wanted:
-            known = framework.tasks.get(id_value(item, "task_id", where="reconcile.tasks"))
+            known = framework.tasks.get(item["task_id"]["value"])
             if known is not None:
                 self._reconcile_known(framework, known)
                 continue
@@ -1006,33 +1020,12 @@ def task_id_of(status: dict[str, Any]) -> str:
     return str(status["task_id"]["value"])
 
 
-def _id_list(items: Any, field: str) -> list[str]:
-    if not isinstance(items, list) or not items:
-        raise CallRejected(400, f"Expecting '{field}' to be a non-empty list")
-    return [id_value({"id": item}, "id", where=field) for item in items]
-
-
-def _parse_operation(op: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """The tasks of a LAUNCH or LAUNCH_GROUP operation (and the group's executor)."""
-    kind = op.get("type") if isinstance(op, dict) else None
+def _parse_operation(op: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The tasks of a (converted) LAUNCH or LAUNCH_GROUP operation, and the group's executor."""
+    kind = op.get("type")
     if kind == "LAUNCH":
-        tasks = (op.get("launch") or {}).get("task_infos")
-        executor = None
-    elif kind == "LAUNCH_GROUP":
-        body = op.get("launch_group") or {}
-        tasks = (body.get("task_group") or {}).get("tasks")
-        executor = body.get("executor")
-        if not isinstance(executor, dict):
-            raise CallRejected(400, "Expecting 'launch_group.executor' to be present")
-    else:
-        raise CallRejected(400, f"Offer operation {kind!r} is not supported by localmesos")
-    if not isinstance(tasks, list):
-        raise CallRejected(400, f"Expecting the task list of the {kind} operation")
-    for task in tasks:
-        if not isinstance(task, dict):
-            raise CallRejected(400, "Each TaskInfo must be an object")
-        id_value(task, "task_id", where="TaskInfo")
-        id_value(task, "agent_id", where="TaskInfo")
-        if not isinstance(task.get("name"), str):
-            raise CallRejected(400, "Expecting 'name' to be present in TaskInfo")
-    return tasks, executor
+        return op.get("launch", {}).get("task_infos", []), None
+    if kind == "LAUNCH_GROUP" and "launch_group" in op:
+        group = op["launch_group"]
+        return group["task_group"].get("tasks", []), group["executor"]
+    raise CallRejected(400, f"Offer operation {kind!r} is not supported by localmesos")

@@ -6,7 +6,6 @@ import base64
 import signal
 import time
 import uuid
-from typing import Any
 
 
 class CallRejected(Exception):
@@ -18,25 +17,9 @@ class CallRejected(Exception):
         self.message = message
 
 
-def id_value(message: dict[str, Any], field: str, *, where: str = "call") -> str:
-    """`message[field]["value"]`, or a 400 naming the missing field."""
-    wrapped = message.get(field)
-    value = wrapped.get("value") if isinstance(wrapped, dict) else None
-    if not isinstance(value, str) or not value:
-        raise CallRejected(400, f"Expecting '{field}' (an object with a 'value') in the {where}")
-    return value
-
-
-def section(call: dict[str, Any], field: str) -> dict[str, Any]:
-    """The call's payload object for its type, e.g. `call["accept"]`; 400 when absent."""
-    body = call.get(field)
-    if not isinstance(body, dict):
-        raise CallRejected(400, f"Expecting '{field}' to be present")
-    return body
-
-
 def new_uuid() -> str:
-    """A status update uuid: 16 random bytes, base64 as protobuf JSON writes `bytes`."""
+    """A status update uuid: an RFC 4122 version 4 UUID's 16 bytes, base64 as protobuf
+    JSON writes `bytes` (stout's `UUID::fromBytes` refuses bytes of an unknown version)."""
     return base64.b64encode(uuid.uuid4().bytes).decode("ascii")
 
 

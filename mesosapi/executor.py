@@ -13,9 +13,9 @@ import asyncio
 import copy
 import logging
 import os
-import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -221,7 +221,8 @@ class MesosExecutorDriver:
             raise ValueError(f"a status update needs task_id and state, got {dict(status)!r}")
         filled = copy.deepcopy(dict(status))
         filled["task_id"] = as_id(filled["task_id"], "status task_id")
-        filled.setdefault("uuid", encode_data(secrets.token_bytes(16)))
+        # Mesos accepts only the bytes of an RFC 4122 UUID (stout `UUID::fromBytes`).
+        filled.setdefault("uuid", encode_data(uuid.uuid4().bytes))
         filled.setdefault("timestamp", time.time())
         filled.setdefault("source", "SOURCE_EXECUTOR")
         filled.setdefault("executor_id", self._ids["executor_id"])

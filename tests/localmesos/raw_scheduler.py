@@ -49,9 +49,11 @@ class RawScheduler:
 
     def subscribe(self, timeout: float = 10) -> dict[str, str]:
         info = dict(self.framework_info)
+        body: Event = {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
         if self.framework_id is not None:
+            # docs/scheduler-http-api.md: a re-subscription carries the id in both places.
             info["id"] = self.framework_id
-        body = {"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}
+            body["framework_id"] = self.framework_id
         ready = threading.Event()
         self._stream_client = httpx.Client(timeout=httpx.Timeout(10, read=None))
         start = len(self.events)

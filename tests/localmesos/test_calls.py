@@ -1,47 +1,16 @@
-"""Invalid scheduler and executor calls get the 4xx real Mesos gives, with a text body."""
+"""ACCEPT with invalid offers or tasks: 202, then the updates real Mesos sends.
+
+src/master/master.cpp `Master::accept` and src/master/validation.cpp (`offer::validate`,
+`task::internal::validateTask` / `validateExecutor`): invalid offers drop every task
+(TASK_LOST, or TASK_DROPPED for PARTITION_AWARE frameworks, REASON_INVALID_OFFERS);
+an invalid task gets TASK_ERROR, REASON_TASK_INVALID, with the validation error.
+(The 4xx answers to malformed calls are in test_protocol_answers.py.)"""
 
 from __future__ import annotations
 
-import httpx
-
 from localmesos import LocalMesos
 from tests.localmesos.conftest import executor_info
-from tests.localmesos.raw_scheduler import RawScheduler, command_task, scalar
-
-JSON = {"Content-Type": "application/json"}
-
-
-def test_invalid_scheduler_calls(cluster: LocalMesos, scheduler: RawScheduler) -> None:
-    api = f"{cluster.url}/api/v1/scheduler"
-    framework_id = scheduler.subscribe()
-    kill = {"type": "KILL", "framework_id": framework_id, "kill": {"task_id": {"value": "x"}}}
-
-    malformed = httpx.post(api, content=b"{not json", headers=JSON)
-    assert malformed.status_code == 400 and "JSON" in malformed.text
-    unknown_type = httpx.post(api, json={"type": "DANCE"}, headers=JSON)
-    assert unknown_type.status_code == 400 and "DANCE" in unknown_type.text
-    no_stream_id = httpx.post(api, json=kill)
-    assert no_stream_id.status_code == 400 and "Mesos-Stream-Id" in no_stream_id.text
-    wrong_stream_id = httpx.post(api, json=kill, headers={"Mesos-Stream-Id": "nope"})
-    assert wrong_stream_id.status_code == 400 and "stream ID" in wrong_stream_id.text
-    stranger = {**kill, "framework_id": {"value": "not-a-framework"}}
-    unknown_framework = httpx.post(api, json=stranger, headers={"Mesos-Stream-Id": "x"})
-    assert unknown_framework.status_code == 403 and "not subscribed" in unknown_framework.text
-    protobuf = httpx.post(
-        api, content=b"\x08\x01", headers={"Content-Type": "application/x-protobuf"}
-    )
-    assert protobuf.status_code == 415 and protobuf.text
-    assert httpx.get(api).status_code == 405
-    no_framework_info = httpx.post(api, json={"type": "SUBSCRIBE", "subscribe": {}})
-    assert no_framework_info.status_code == 400 and "framework_info" in no_framework_info.text
-    bad_operation = scheduler.call(
-        "ACCEPT", {"offer_ids": [{"value": "o"}], "operations": [{"type": "RESERVE"}]}
-    )
-    assert bad_operation.status_code == 400 and "RESERVE" in bad_operation.text
-    # A well-formed call still works after all of that.
-    assert scheduler.call("KILL", {"task_id": {"value": "x"}}).status_code == 202
-    lost = scheduler.wait_update("x", "TASK_LOST")
-    assert lost["reason"] == "REASON_TASK_UNKNOWN"
+from tests.localmesos.raw_scheduler import RawScheduler, command_task
 
 
 def test_accept_validation(scheduler: RawScheduler) -> None:
@@ -50,44 +19,52 @@ def test_accept_validation(scheduler: RawScheduler) -> None:
     # More than the offer holds.
     scheduler.accept([first], [command_task("greedy", first, "true", cpus=5.0)], refuse_seconds=0)
     error = scheduler.wait_update("greedy", "TASK_ERROR")
-    assert error["reason"] == "REASON_TASK_INVALID" and "more resources" in error["message"]
+    assert error["reason"] == "REASON_TASK_INVALID" and error["source"] == "SOURCE_MASTER"
+    assert error["message"].startswith("Total resources ")
+    assert "required by task and its executor is more than available" in error["message"]
     # An offer already used.
     scheduler.accept([first], [command_task("late", first, "true")])
     dropped = scheduler.wait_update("late", "TASK_LOST")
-    assert dropped["reason"] == "REASON_INVALID_OFFERS"
+    assert dropped["reason"] == "REASON_INVALID_OFFERS" and dropped["source"] == "SOURCE_MASTER"
+    offer_id = first["id"]["value"]
+    assert dropped["message"] == (
+        f"Task launched with invalid offers: Offer {offer_id} is no longer valid"
+    )
+    # A task for another agent than the offer's.
+    elsewhere = {**command_task("elsewhere", second, "true"), "agent_id": first["agent_id"]}
+    # An id with a slash (ids name directories).
+    slashed = command_task("a/b", second, "true")
     # Neither command nor executor; both.
     broken = command_task("neither", second, "true")
     del broken["command"]
     both = {**command_task("both", second, "true"), "executor": executor_info("e")}
-    scheduler.accept([second], [broken, both])
+    scheduler.accept([second], [broken, both, elsewhere, slashed])
     for task_id in ("neither", "both"):
-        assert (
-            "CommandInfo or ExecutorInfo" in scheduler.wait_update(task_id, "TASK_ERROR")["message"]
+        assert scheduler.wait_update(task_id, "TASK_ERROR")["message"] == (
+            "Task should have at least one (but not both) of CommandInfo or ExecutorInfo present"
         )
-
-
-def test_invalid_executor_calls(cluster: LocalMesos, scheduler: RawScheduler) -> None:
-    scheduler.subscribe()
-    offer = scheduler.offers()[0]
-    silent = {
-        "executor_id": {"value": "quiet"},
-        "command": {"value": "sleep 60"},
-        "resources": [scalar("cpus", 0.1)],
-    }
-    task = {**command_task("q", offer, ""), "executor": silent}
-    del task["command"]
-    scheduler.accept([offer], [task])
-    agent = next(a for a in cluster.state()["slaves"] if a["id"] == offer["agent_id"]["value"])
-    api = f"http://127.0.0.1:{agent['port']}/api/v1/executor"
-    ids = {"framework_id": scheduler.framework_id, "executor_id": {"value": "quiet"}}
-    status = {"task_id": {"value": "q"}, "state": "TASK_RUNNING", "uuid": "AAAA"}
-
-    unknown = httpx.post(
-        api, json={**ids, "type": "SUBSCRIBE", "executor_id": {"value": "who"}, "subscribe": {}}
+    assert scheduler.wait_update("elsewhere", "TASK_ERROR")["message"] == (
+        f"Task uses invalid agent {first['agent_id']['value']}"
+        f" while agent {second['agent_id']['value']} is expected"
     )
-    assert unknown.status_code == 400 and "who" in unknown.text
-    unsubscribed = httpx.post(api, json={**ids, "type": "UPDATE", "update": {"status": status}})
-    assert unsubscribed.status_code == 403
-    assert httpx.post(api, content=b"[", headers=JSON).status_code == 400
-    assert httpx.post(api, content=b"x", headers={"Content-Type": "text/plain"}).status_code == 415
-    assert httpx.get(api).status_code == 405
+    slash = scheduler.wait_update("a/b", "TASK_ERROR")
+    assert slash["message"] == "'a/b' contains invalid characters"
+
+
+def test_accept_of_no_offers_or_duplicates_drops_the_tasks(cluster: LocalMesos) -> None:
+    aware = RawScheduler(cluster.url, capabilities=[{"type": "PARTITION_AWARE"}])
+    try:
+        aware.subscribe()
+        offer = aware.offers()[0]
+        launch = {"type": "LAUNCH", "launch": {"task_infos": [command_task("none", offer, "true")]}}
+        assert aware.call("ACCEPT", {"offer_ids": [], "operations": [launch]}).status_code == 202
+        dropped = aware.wait_update("none", "TASK_DROPPED")
+        assert dropped["reason"] == "REASON_INVALID_OFFERS"
+        assert dropped["message"] == "Task launched with invalid offers: No offers specified"
+        aware.accept([offer, offer], [command_task("twice", offer, "true")])
+        offer_id = offer["id"]["value"]
+        assert aware.wait_update("twice", "TASK_DROPPED")["message"] == (
+            f"Task launched with invalid offers: Duplicate offer {offer_id} in offer list"
+        )
+    finally:
+        aware.stop()

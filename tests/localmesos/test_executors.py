@@ -98,7 +98,7 @@ def test_resources_are_never_over_committed(scheduler: RawScheduler, cluster: Lo
     scheduler.wait_update("r1", "TASK_RUNNING")
     error = scheduler.wait_update("r2", "TASK_ERROR")
     assert error["reason"] == "REASON_TASK_INVALID"
-    assert "more resources" in error["message"]
+    assert "is more than available" in error["message"]
     agent = next(a for a in cluster.state()["slaves"] if a["id"] == offer["agent_id"]["value"])
     assert agent["used_resources"]["cpus"] == 1.0
     # The other agent keeps being offered; the full one offers no cpus until a task ends.

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from localmesos.validation import uuid_error
 from mesosapi.recordio import encode
 from tests.services import free_port
 
@@ -142,6 +143,11 @@ class FakeMesos:
         if self._unauthorized(request):
             return Response("unauthorized", status_code=401)
         if body.get("type") == "SUBSCRIBE":
+            if "mesos-stream-id" in request.headers:
+                return Response(
+                    "Subscribe calls should not include the 'Mesos-Stream-Id' header",
+                    status_code=400,
+                )
             if self.redirect_to is not None:
                 return Response(status_code=307, headers={"Location": self.redirect_to})
             framework_id = (body.get("framework_id") or {}).get("value") or self.framework_id
@@ -154,10 +160,21 @@ class FakeMesos:
                 },
             }
             return self._stream(body, first)
+        # The answers of src/master/http.cpp (a real master answers 400, not 403, here).
+        stream_id = request.headers.get("mesos-stream-id")
+        if stream_id is None:
+            return Response(
+                "All non-subscribe calls should include the 'Mesos-Stream-Id' header",
+                status_code=400,
+            )
         with self._lock:
             known = {s.stream_id for s in self.subscriptions}
-        if request.headers.get("mesos-stream-id") not in known:
-            return Response("unknown stream", status_code=403)
+        if stream_id not in known:
+            text = (
+                f"The stream ID '{stream_id}' included in this request didn't match the stream"
+                f" ID currently associated with framework ID {self.framework_id}"
+            )
+            return Response(text, status_code=400)
         return Response(status_code=202)
 
     async def _executor(self, request: Request) -> Response:
@@ -172,6 +189,9 @@ class FakeMesos:
                 },
             }
             return self._stream(body, first)
+        if body.get("type") == "UPDATE" and uuid_error(body["update"]["status"]["uuid"]):
+            # What a real agent answers (src/common/validation.cpp `validateExecutorCall`).
+            return Response("Failed to validate Executor::Call: Not a valid UUID", status_code=400)
         if body.get("type") == "UPDATE" and self.auto_ack:
             status = body["update"]["status"]
             ack = {"task_id": status["task_id"], "uuid": status["uuid"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -261,5 +262,24 @@ def test_an_update_whose_post_fails_while_subscribed_is_tried_again(
         assert not failures
         [call] = agent.calls_of("UPDATE")
         assert call["body"]["update"]["status"]["task_id"] == {"value": "t1"}
+    finally:
+        driver.stop()
+
+
+def test_status_update_uuids_are_rfc_4122_uuids(agent: FakeMesos) -> None:
+    """A real agent refuses a uuid whose bytes are not an RFC 4122 UUID of a known version
+    (400 "Not a valid UUID", as the fake agent here does too); random bytes fail about
+    two times in three, so 64 updates would all pass by chance about once in 10^32."""
+    driver = MesosExecutorDriver(Recorder(), environment(agent))
+    driver.start()
+    try:
+        assert driver.wait_connected(10)
+        for index in range(64):
+            driver.sendStatusUpdate({"task_id": {"value": f"t{index}"}, "state": "TASK_RUNNING"})
+        wait_until(lambda: len(agent.calls_of("UPDATE")) == 64, 10, "missing UPDATEs")
+        for call in agent.calls_of("UPDATE"):
+            raw = base64.b64decode(call["body"]["update"]["status"]["uuid"])
+            parsed = uuid.UUID(bytes=raw)
+            assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
     finally:
         driver.stop()
