@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from localmesos import processes
 from localmesos.background import Background
+from localmesos.files import Files
 from localmesos.protocol import (
     CallRejected,
     describe_exit,
@@ -128,6 +129,7 @@ class Agent:
         self.used_by: dict[str, Resources] = {}
         self._seen_updates: set[str] = set()
         self._background = Background(f"agent {agent_id}")
+        self.files = Files()  # the sandboxes, served on /files/*
 
     # ------------------------------------------------------------------ accounting
 
@@ -226,6 +228,7 @@ class Agent:
             / container_id
         )
         info = {**info, "framework_id": {"value": framework_id}}
+        self.files.attach_executor(directory, framework_id, executor_id)
         executor = Executor(
             framework_id, executor_id, info, framework_info, resources, directory, container_id
         )
@@ -315,6 +318,8 @@ class Agent:
             / "runs"
             / str(uuid.uuid4())
         )
+        # Mesos runs a command task under a command executor whose id is the task id.
+        self.files.attach_executor(directory, framework_id, task_id)
         command = CommandTask(framework_id, task, directory, grace)
         self.commands[(framework_id, task_id)] = command
         self._background.run(self._run_command(command))

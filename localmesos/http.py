@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response, Strea
 from starlette.routing import Route
 
 from localmesos.agent import Agent
+from localmesos.files import files_routes
 from localmesos.master import SCHEDULER_CALLS, Master
 from localmesos.protocol import CallRejected
 from localmesos.state import master_state
@@ -131,5 +132,6 @@ def agent_app(agent: Agent) -> Starlette:
         routes=[
             Route("/api/v1/executor", executor, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
+            *files_routes(agent.files),
         ]
     )
