@@ -275,6 +275,11 @@ class Service:
     def mesos_connected(self) -> bool:
         return bool(self.driver and self.driver.connected)
 
+    def master_url(self) -> str | None:
+        """The Mesos master this scheduler last subscribed to (None on a standby)."""
+        driver = self.driver
+        return driver.master_url if driver is not None else None
+
     def stop(self) -> None:
         """Stop serving; running tasks keep running (the framework fails over)."""
         self._stopping.set()

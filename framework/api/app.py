@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
+from framework.api.logs import logs_router
 from framework.api.metrics import render_metrics
 from framework.datasets import Datasets
 from framework.engine import Engine
@@ -55,6 +56,8 @@ class ServiceInfo(Protocol):
     def is_leader(self) -> bool: ...
 
     def leader_url(self) -> str | None: ...
+
+    def master_url(self) -> str | None: ...
 
 
 def error(status: int, message: str, details: list[dict[str, Any]] | None = None) -> JSONResponse:
@@ -190,6 +193,7 @@ def create_app(service: ServiceInfo, *, token: str | None, max_upload: int = 4 <
         return {"leader": url.split("://", 1)[-1] if url else None,
                 "is_leader": service.is_leader}
 
+    v1.include_router(logs_router(current_engine, service.master_url))
     app.include_router(v1)
 
     @app.get("/health")
