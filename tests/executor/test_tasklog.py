@@ -32,7 +32,10 @@ def opened(tmp_path: Path, task_id: str = "job1.0.0") -> TaskLog:
 def test_log_files_live_under_tasks_in_the_sandbox(tmp_path: Path) -> None:
     log = opened(tmp_path, "j.3.1")
     assert log.stdout == tmp_path / "sandbox" / "tasks" / "j.3.1" / "stdout"
-    assert log.stdout.read_text() == "" and log.stderr.read_text() == ""
+    # stderr is there at once, for a reader of a task that has written nothing yet.
+    assert log.stderr.read_text() == ""
+    log.note("hello")
+    assert log.stdout.read_text().endswith(" hello\n")
 
 
 def test_a_task_id_that_is_not_one_path_component_gets_no_log(tmp_path: Path) -> None:
