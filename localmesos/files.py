@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import grp
 import json
+import logging
 import mimetypes
 import os
 import pwd
@@ -20,6 +21,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
+
+log = logging.getLogger(__name__)
 
 # files.cpp caps one read at 16 pages.
 MAX_READ = os.sysconf("SC_PAGESIZE") * 16
@@ -53,14 +56,19 @@ class Files:
         """Creates an executor's run directory and the `latest` symlink beside it, and exposes
         it as the agent does (slave.cpp Framework::addExecutor): by its real path, by the
         `runs/latest` path in the work dir, and as `/frameworks/FID/executors/EID/runs/latest`."""
-        directory.mkdir(parents=True, exist_ok=True)
         latest = directory.parent / "latest"
-        # Replaced atomically: a reader never finds the link missing (paths.cpp removes it
-        # and links again).
-        staged = directory.parent / f".latest-{directory.name}"
-        staged.unlink(missing_ok=True)
-        staged.symlink_to(directory)
-        staged.replace(latest)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            # Replaced atomically: a reader never finds the link missing (paths.cpp removes
+            # it and links again).
+            staged = directory.parent / f".latest-{directory.name}"
+            staged.unlink(missing_ok=True)
+            staged.symlink_to(directory)
+            staged.replace(latest)
+        except OSError as exc:
+            # The launch itself fails on it, and reports why; only the files API goes without.
+            log.error("cannot make the sandbox %s: %s", directory, exc)
+            return
         self.attach(directory, str(directory))
         self.attach(directory, str(latest))
         self.attach(directory, executor_virtual_path(framework_id, executor_id))
