@@ -91,7 +91,7 @@ def run_task(
         ended = outcome.state.value + (f": {outcome.message}" if outcome.message else "")
         if outcome.state in (Outcome.FAILED, Outcome.LOST):
             task_log.error(ended)
-        task_log.note(ended)
+        task_log.ended(ended)
     return outcome
 
 
@@ -108,13 +108,12 @@ def _run(
     except PayloadError as exc:
         return TaskOutcome(Outcome.FAILED, message=str(exc))
     if task_log is not None:
-        task_log.note(f"{task.operation} of job {task.job_id}, partition {task.partition}, "
-                      f"attempt {task.attempt}: started")
+        task_log.started(f"{task.operation} of job {task.job_id}, partition {task.partition}, "
+                         f"attempt {task.attempt}")
     own_client = client is None
     http = new_client() if client is None else client
-    stderr = PROGRAM_STDERR.set(task_log.stderr if task_log is not None else None)
     try:
-        return _execute(task, cancel, progress, http, compute)
+        return _execute(task, cancel, progress, http, compute, task_log)
     except Cancelled:
         return TaskOutcome(Outcome.KILLED)
     except Unreachable as exc:
@@ -127,7 +126,6 @@ def _run(
             task_log.error(traceback.format_exc())
         return TaskOutcome(Outcome.FAILED, message=f"{type(exc).__name__}: {exc}")
     finally:
-        PROGRAM_STDERR.reset(stderr)
         if own_client:
             http.close()
 
@@ -153,6 +151,7 @@ def _execute(
     progress: Callable[[float], None],
     client: httpx.Client,
     compute: threading.Semaphore | None,
+    task_log: TaskLog | None,
 ) -> TaskOutcome:
     operation = get_operation(task.operation)
     try:
@@ -178,8 +177,16 @@ def _execute(
         return TaskOutcome(Outcome.KILLED)
     progress(INPUTS_READ)
 
-    with _slot(compute if operation.computes_in_process else None, cancel):
-        result = operation.map(inputs, params, left, cancel=cancel)
+    program_stderr = None
+    if task_log is not None and not operation.computes_in_process:
+        task_log.keep()  # the program's stderr goes to the task's log as it runs
+        program_stderr = task_log.stderr
+    stderr = PROGRAM_STDERR.set(program_stderr)
+    try:
+        with _slot(compute if operation.computes_in_process else None, cancel):
+            result = operation.map(inputs, params, left, cancel=cancel)
+    finally:
+        PROGRAM_STDERR.reset(stderr)
     if cancel.is_set():
         return TaskOutcome(Outcome.KILLED)
 

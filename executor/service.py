@@ -203,7 +203,7 @@ class FemtoExecutor(Executor):
                 lambda fraction: self._progress(record, fraction),
                 client=self._http,
                 compute=self._compute,
-                task_log=TaskLog.open(sandbox, record.task_id) if sandbox else None,
+                task_log=TaskLog.for_task(sandbox, record.task_id) if sandbox else None,
             )
         finally:
             record.stopped.set()

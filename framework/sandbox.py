@@ -77,9 +77,10 @@ def read_file(agent: str, agent_id: str, path: str, offset: int, length: int) ->
     except httpx.HTTPError as exc:
         raise Unavailable(f"agent {agent_id} at {agent} is unreachable: {exc}") from exc
     if response.status_code == 404:
-        raise NotFound(f"agent {agent_id} has no file {path}: the task never started there "
-                       "(killed while it waited), its executor has been restarted since, or "
-                       "the sandbox was garbage collected", [{"loc": "file"}])
+        raise NotFound(f"agent {agent_id} has no file {path}: the task kept no log (only "
+                       "tasks that run a program or fail do), it never started (killed while "
+                       "it waited), its executor has been restarted since, or the sandbox was "
+                       "garbage collected", [{"loc": "file"}])
     if response.status_code != 200:
         raise Unavailable(f"agent {agent_id} at {agent} refused to read {path}: HTTP "
                           f"{response.status_code} {response.text.strip()}")

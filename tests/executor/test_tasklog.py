@@ -24,7 +24,7 @@ def run_logged(task: dict[str, object], log: TaskLog,
 
 
 def opened(tmp_path: Path, task_id: str = "job1.0.0") -> TaskLog:
-    log = TaskLog.open(tmp_path / "sandbox", task_id)
+    log = TaskLog.for_task(tmp_path / "sandbox", task_id)
     assert log is not None
     return log
 
@@ -32,16 +32,20 @@ def opened(tmp_path: Path, task_id: str = "job1.0.0") -> TaskLog:
 def test_log_files_live_under_tasks_in_the_sandbox(tmp_path: Path) -> None:
     log = opened(tmp_path, "j.3.1")
     assert log.stdout == tmp_path / "sandbox" / "tasks" / "j.3.1" / "stdout"
-    # stderr is there at once, for a reader of a task that has written nothing yet.
-    assert log.stderr.read_text() == ""
-    log.note("hello")
-    assert log.stdout.read_text().endswith(" hello\n")
+    assert log.stderr == tmp_path / "sandbox" / "tasks" / "j.3.1" / "stderr"
 
 
 def test_a_task_id_that_is_not_one_path_component_gets_no_log(tmp_path: Path) -> None:
     for bad in ("", ".", "..", "../escape", "a/b"):
-        assert TaskLog.open(tmp_path, bad) is None
-    assert not (tmp_path / "escape").exists()
+        assert TaskLog.for_task(tmp_path, bad) is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_in_process_task_that_succeeds_writes_nothing(tmp_path: Path) -> None:
+    log = opened(tmp_path)
+    outcome = run_logged(payload("sum", [save(tmp_path, "x", np.ones(3))]), log)
+    assert outcome.state is Outcome.FINISHED
+    assert not (tmp_path / "sandbox").exists()
 
 
 def test_a_failing_command_leaves_its_stderr_and_the_failure(tmp_path: Path) -> None:
@@ -85,7 +89,8 @@ def test_the_stderr_of_a_running_command_can_be_read_before_it_ends(tmp_path: Pa
     worker = threading.Thread(target=lambda: outcomes.append(run_logged(task, log, cancel)))
     worker.start()
     try:
-        wait_for(lambda: log.stderr.read_text() == "early\n", 10, "the program's first line")
+        wait_for(lambda: log.stderr.exists() and log.stderr.read_text() == "early\n", 10,
+                 "the program's first line")
     finally:
         cancel.set()
         worker.join(20)
