@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ from executor.httpio import Api, Cancelled, Unreachable, new_client
 from executor.inputs import read_left_tail, read_partition
 from executor.outputs import put_output
 from executor.task import PayloadError, TaskPayload, describe_validation_error, parse_payload
+from executor.tasklog import TaskLog
 from jobs.operations import get_operation
+from jobs.operations.base import PROGRAM_STDERR
 
 log = logging.getLogger(__name__)
 
@@ -74,21 +77,43 @@ def run_task(
     *,
     client: httpx.Client | None = None,
     compute: threading.Semaphore | None = None,
+    task_log: TaskLog | None = None,
 ) -> TaskOutcome:
     """Run one task. Never raises: every failure becomes a FAILED outcome naming its cause.
 
     `cancel` set (by a KILL) makes the task stop at its next step and end KILLED; whatever it
     computed is dropped. `client` is reused for HTTP transfers when given. `compute`, when
-    given, is held while an in-process operation computes.
+    given, is held while an in-process operation computes. `task_log`, when given, gets the
+    task's milestones, its program's stderr and its failure (see `executor/tasklog.py`).
     """
+    outcome = _run(payload, cancel, progress, client, compute, task_log)
+    if task_log is not None:
+        ended = outcome.state.value + (f": {outcome.message}" if outcome.message else "")
+        if outcome.state in (Outcome.FAILED, Outcome.LOST):
+            task_log.error(ended)
+        task_log.ended(ended)
+    return outcome
+
+
+def _run(
+    payload: bytes | str | Mapping[str, Any] | TaskPayload,
+    cancel: threading.Event,
+    progress: Callable[[float], None],
+    client: httpx.Client | None,
+    compute: threading.Semaphore | None,
+    task_log: TaskLog | None,
+) -> TaskOutcome:
     try:
         task = payload if isinstance(payload, TaskPayload) else parse_payload(payload)
     except PayloadError as exc:
         return TaskOutcome(Outcome.FAILED, message=str(exc))
+    if task_log is not None:
+        task_log.started(f"{task.operation} of job {task.job_id}, partition {task.partition}, "
+                         f"attempt {task.attempt}")
     own_client = client is None
     http = new_client() if client is None else client
     try:
-        return _execute(task, cancel, progress, http, compute)
+        return _execute(task, cancel, progress, http, compute, task_log)
     except Cancelled:
         return TaskOutcome(Outcome.KILLED)
     except Unreachable as exc:
@@ -97,6 +122,8 @@ def run_task(
         if cancel.is_set():
             return TaskOutcome(Outcome.KILLED)
         log.debug("task %s.%s.%s failed", task.job_id, task.partition, task.attempt, exc_info=True)
+        if task_log is not None:
+            task_log.error(traceback.format_exc())
         return TaskOutcome(Outcome.FAILED, message=f"{type(exc).__name__}: {exc}")
     finally:
         if own_client:
@@ -124,6 +151,7 @@ def _execute(
     progress: Callable[[float], None],
     client: httpx.Client,
     compute: threading.Semaphore | None,
+    task_log: TaskLog | None,
 ) -> TaskOutcome:
     operation = get_operation(task.operation)
     try:
@@ -149,8 +177,16 @@ def _execute(
         return TaskOutcome(Outcome.KILLED)
     progress(INPUTS_READ)
 
-    with _slot(compute if operation.computes_in_process else None, cancel):
-        result = operation.map(inputs, params, left, cancel=cancel)
+    program_stderr = None
+    if task_log is not None and not operation.computes_in_process:
+        task_log.keep()  # the program's stderr goes to the task's log as it runs
+        program_stderr = task_log.stderr
+    stderr = PROGRAM_STDERR.set(program_stderr)
+    try:
+        with _slot(compute if operation.computes_in_process else None, cancel):
+            result = operation.map(inputs, params, left, cancel=cancel)
+    finally:
+        PROGRAM_STDERR.reset(stderr)
     if cancel.is_set():
         return TaskOutcome(Outcome.KILLED)
 

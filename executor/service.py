@@ -14,12 +14,14 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from executor.delayed import FixedDelay
 from executor.httpio import new_client
 from executor.pool import WorkerPool
 from executor.runner import Outcome, TaskOutcome, run_task
+from executor.tasklog import TaskLog
 from executor.taskstate import MESOS_STATE, TERMINAL, TaskEvent, TaskState, transition
 from jobs.operations.command import GRACE_SECONDS as COMMAND_GRACE_SECONDS
 from mesosapi.encoding import decode_data, encode_data
@@ -93,6 +95,7 @@ class FemtoExecutor(Executor):
         self._tasks: dict[str, _Task] = {}
         self._lock = threading.Lock()
         self._driver: MesosExecutorDriver | None = None
+        self._sandbox: Path | None = None  # where the tasks' own logs go (MESOS_SANDBOX)
 
     # Mesos callbacks (on the driver's callback thread; none of them blocks for long but
     # shutdown, after which nothing else matters).
@@ -116,6 +119,8 @@ class FemtoExecutor(Executor):
 
     def launchTask(self, driver: MesosExecutorDriver, task: Mapping[str, Any]) -> None:
         self._driver = driver
+        sandbox = driver.environment.sandbox
+        self._sandbox = Path(sandbox) if sandbox else None
         task_id = task["task_id"]["value"]
         try:
             data = decode_data(task.get("data") or "")
@@ -190,6 +195,7 @@ class FemtoExecutor(Executor):
         self._running_reports.submit(lambda: self._apply(record, TaskEvent.REPORT))
         # The progress interval runs from the start: time spent queued is not progress.
         record.last_progress = time.monotonic()
+        sandbox = self._sandbox
         try:
             outcome = run_task(
                 record.data,
@@ -197,6 +203,7 @@ class FemtoExecutor(Executor):
                 lambda fraction: self._progress(record, fraction),
                 client=self._http,
                 compute=self._compute,
+                task_log=TaskLog.for_task(sandbox, record.task_id) if sandbox else None,
             )
         finally:
             record.stopped.set()

@@ -224,6 +224,26 @@ def cmd_result(args: argparse.Namespace, client: Client) -> int:
     return 0
 
 
+def cmd_logs(args: argparse.Namespace, client: Client) -> int:
+    partition = args.partition
+    if partition is None:
+        # The first task that failed is the one whose log explains the job.
+        tasks = client.json("GET", f"/v1/jobs/{args.id}/tasks")
+        failed = [t for t in tasks if t["attempts"] and t["attempts"][-1]["state"] in
+                  ("TASK_FAILED", "TASK_ERROR")]
+        picked = failed or [t for t in tasks if t["attempts"]] or tasks
+        partition = picked[0]["partition"] if picked else 0
+        print(f"femto: partition {partition} of job {args.id}", file=sys.stderr)
+    try:
+        for chunk in client.task_log(args.id, partition, args.file, follow=args.follow,
+                                     attempt=args.attempt):
+            sys.stdout.write(chunk)
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
 def cmd_dataset_put(args: argparse.Namespace, client: Client) -> int:
     params = {"partitions": args.partitions} if args.partitions else {}
     with open(args.file, "rb") as body:
@@ -333,6 +353,20 @@ def build_parser() -> argparse.ArgumentParser:
                                 ("cancel", cmd_cancel, "cancel a job"),
                                 ("result", cmd_result, "print a finished job's result")):
         client_command(name, handler, text).add_argument("id")
+
+    logs = client_command("logs", cmd_logs, "print a task's stderr (or stdout) from its agent")
+    logs.add_argument("id")
+    logs.add_argument("partition", nargs="?", type=int,
+                      help="default: the first that failed, else the first launched")
+    chosen = logs.add_mutually_exclusive_group()
+    chosen.add_argument("--stderr", dest="file", action="store_const", const="stderr",
+                        help="the default: the program's stderr and the task's failure")
+    chosen.add_argument("--stdout", dest="file", action="store_const", const="stdout",
+                        help="what femto did with the task")
+    logs.set_defaults(file="stderr")
+    logs.add_argument("--attempt", type=at_least_one, help="default: the latest")
+    logs.add_argument("-f", "--follow", action="store_true",
+                      help="keep printing until the attempt ends")
 
     dataset = commands.add_parser("dataset", help="upload, download, list datasets")
     verbs = dataset.add_subparsers(dest="verb", required=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,6 +62,32 @@ class Client:
             kwargs.pop("params", None)  # the link carries them
             following = response.links.get("next")
             next_path = following["url"] if following else None
+
+    def task_log(
+        self, job_id: str, partition: int, file: str, *, follow: bool = False,
+        attempt: int | None = None, poll: float = 0.5,
+    ) -> Iterator[str]:
+        """A task's log file from its start, in chunks; with `follow`, until the attempt ends.
+
+        Without `attempt`, the latest when the first chunk is read: a retry launched while
+        following must not switch files mid-stream.
+        """
+        offset = 0
+        while True:
+            params: dict[str, Any] = {"file": file, "offset": offset}
+            if attempt is not None:
+                params["attempt"] = attempt
+            chunk = self.json("GET", f"/v1/jobs/{job_id}/tasks/{partition}/logs", params=params)
+            attempt = chunk["attempt"]
+            if chunk["data"]:
+                yield chunk["data"]
+            if chunk["next_offset"] > offset:
+                offset = chunk["next_offset"]
+                continue  # there may be more already
+            # `done` was judged before the read: nothing is written after it.
+            if not follow or chunk["done"]:
+                return
+            time.sleep(poll)
 
     def close(self) -> None:
         self.http.close()

@@ -34,6 +34,7 @@ from framework.model import (
     to_json_safe,
 )
 from framework.retries import FAILED_STATES, Fault, RetryPolicy, classify, decide
+from framework.sandbox import agent_url
 from framework.states import (
     TERMINAL_TASK_STATES,
     JobState,
@@ -137,6 +138,7 @@ class Engine:
         self.launching: dict[str, tuple[Task, float]] = {}
         self.kills: dict[str, KillOrder] = {}
         self.executors: set[str] = set()  # agents where femto's executor runs
+        self.agent_urls: dict[str, str] = {}  # agent id -> base URL, from offers (femto logs)
         self.suppressed = False
         self.halted = False  # deposed: no launches, no writes, no acknowledgements
         self.revive_at: float | None = None
@@ -488,6 +490,9 @@ class Engine:
                 cpus, _ = offer_scalar(offer, "cpus")
                 mem, _ = offer_scalar(offer, "mem")
                 agent = offer["agent_id"]["value"]
+                url = agent_url(offer)
+                if url is not None:
+                    self.agent_urls[agent] = url
                 slots.append(placement.OfferSlot(
                     offer["id"]["value"], agent, offer.get("hostname", ""), cpus, mem,
                     agent in self.executors,

@@ -54,13 +54,18 @@ def offer_scalar(offer: dict[str, Any], name: str) -> tuple[float, dict[str, Any
     return total, sample
 
 
+def executor_id(agent_id: str) -> str:
+    """femto runs one executor per agent, named after it."""
+    return f"femto-{agent_id}"
+
+
 def executor_info(
     spec: ExecutorSpec, agent_id: str, framework_id: str, offer: dict[str, Any]
 ) -> dict[str, Any]:
     _, cpu_res = offer_scalar(offer, "cpus")
     _, mem_res = offer_scalar(offer, "mem")
     return {
-        "executor_id": {"value": f"femto-{agent_id}"},
+        "executor_id": {"value": executor_id(agent_id)},
         "framework_id": {"value": framework_id},
         "name": "femto executor",
         "type": "CUSTOM",

@@ -362,6 +362,11 @@ class Service:
             return f"not connected to the Mesos master at {self.master}"
         return None
 
+    def master_url(self) -> str | None:
+        """The Mesos master this scheduler last subscribed to (None on a standby)."""
+        driver = self.driver
+        return driver.master_url if driver is not None else None
+
     def stop(self) -> None:
         """Stop serving; running tasks keep running (the framework fails over)."""
         self._stopping.set()

@@ -21,6 +21,7 @@ from localmesos.environment import (
     shutdown_grace_of,
 )
 from localmesos.fetcher import FetchError, fetch
+from localmesos.files import Files
 from localmesos.protocol import CallRejected, describe_exit, new_uuid, now, wait_status
 from localmesos.records import AgentRecords, command_executor_info
 from localmesos.resources import Resources, allocation_role
@@ -141,6 +142,7 @@ class Agent:
         self.held: list[tuple[str, dict[str, Any], bool]] = []
         self.records = AgentRecords()
         self._background = Background(f"agent {agent_id}")
+        self.files = Files()  # the sandboxes, served on /files/*
 
     # ------------------------------------------------------------------ accounting
 
@@ -241,6 +243,7 @@ class Agent:
         )
         info = {**info, "framework_id": {"value": framework_id}}
         grace = shutdown_grace_of(info, self.shutdown_grace)
+        self.files.attach_executor(directory, framework_id, executor_id)
         executor = Executor(
             framework_id, executor_id, info, framework_info, resources, directory, container_id,
             grace,
@@ -342,6 +345,8 @@ class Agent:
             / "runs"
             / container_id
         )
+        # Mesos runs a command task under a command executor whose id is the task id.
+        self.files.attach_executor(directory, framework_id, task_id)
         command = CommandTask(framework_id, task, directory, grace, framework_info)
         self.commands[(framework_id, task_id)] = command
         self.records.executor_started(

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from localmesos import validation
 from localmesos.agent import Agent
+from localmesos.files import files_routes
 from localmesos.master import Master
 from localmesos.protocol import CallRejected
 from localmesos.state import agent_state, master_state
@@ -143,5 +144,6 @@ def agent_app(agent: Agent) -> Starlette:
                 for prefix in ("", process)
                 for path in ("/state", "/state.json")
             ),
+            *files_routes(agent.files),
         ]
     )

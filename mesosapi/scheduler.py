@@ -207,6 +207,12 @@ class MesosSchedulerDriver:
     def connected(self) -> bool:
         return self._state.state is DriverState.SUBSCRIBED
 
+    @property
+    def master_url(self) -> str | None:
+        """The base URL of the master this driver last subscribed to."""
+        with self._lock:
+            return self._master_url
+
     def wait_connected(self, timeout: float) -> bool:
         """Wait until subscribed (True) or until ``timeout`` or stop (False)."""
         self._state.wait_for({DriverState.SUBSCRIBED, DriverState.STOPPED}, timeout)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -13,9 +13,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from framework.api.bodies import MAX_SPEC_BYTES, NPY, parse_json, read_body
+from framework.api.caller import WRITES, Caller, authorize
 from framework.api.executor_io import executor_router
+from framework.api.logs import logs_router
 from framework.api.metrics import render_metrics
-from framework.auth import ANYONE, Principal, Tokens
+from framework.auth import Tokens
 from framework.datasets import Datasets
 from framework.engine import Engine
 from framework.errors import (
@@ -55,31 +57,14 @@ class ServiceInfo(Protocol):
 
     def leader_url(self) -> str | None: ...
 
+    def master_url(self) -> str | None: ...
+
 
 def error(status: int, message: str, details: list[dict[str, Any]] | None = None) -> JSONResponse:
     return JSONResponse({"error": message, "details": details or []}, status_code=status)
 
 
-WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_PAGE = 10_000  # jobs in one GET /v1/jobs
-
-
-# Dependencies are async: a sync one costs every request a trip through the thread pool.
-async def authorize(request: Request) -> Principal:
-    """Who calls: the principal of its token (app.state.tokens), or anyone without tokens."""
-    tokens: Tokens | None = request.app.state.tokens
-    if tokens is None:
-        return ANYONE
-    principal = tokens.authenticate(request.headers.get("authorization", ""))
-    if principal is None:
-        raise Unauthorized("missing or wrong bearer token", [{"loc": "Authorization"}])
-    if request.method in WRITES and not principal.may_write:
-        raise Forbidden(f"token {principal.name!r} has role {principal.role.value}, which "
-                        "changes nothing", [{"loc": "Authorization", "msg": "read only"}])
-    return principal
-
-
-Caller = Annotated[Principal, Depends(authorize)]
 
 
 def create_app(
@@ -209,6 +194,7 @@ def create_app(
         return {"leader": url.split("://", 1)[-1] if url else None,
                 "is_leader": service.is_leader}
 
+    v1.include_router(logs_router(current_engine, service.master_url))
     app.include_router(v1)
     app.state.attempt_key = attempt_key
     app.include_router(executor_router(current_engine, datasets, max_upload, leader_only))

@@ -10,6 +10,8 @@ import math
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from contextvars import ContextVar
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
@@ -22,6 +24,12 @@ Kind = Literal["query", "transform"]
 Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 NUMERIC_KINDS = "biuf"
+
+# Where an operation that runs an external program sends the program's stderr: the executor
+# points it at the task's own log file while the task runs. A context variable, because
+# every operation shares one `map` signature and the executor runs many tasks at once,
+# each on its own thread (and so in its own context).
+PROGRAM_STDERR: ContextVar[Path | None] = ContextVar("program_stderr", default=None)
 
 
 class Operation(ABC, Generic[P]):

@@ -14,14 +14,15 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import IO
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from jobs.datasets import load_npy, npy_bytes
-from jobs.operations.base import Transform
+from jobs.operations.base import PROGRAM_STDERR, Transform
 
 logger = logging.getLogger(__name__)
 
@@ -54,18 +55,58 @@ def run_command(
     timeout: float | None = None,
     cancel: threading.Event | None = None,
     grace: float = GRACE_SECONDS,
+    stderr_log: Path | None = None,
 ) -> tuple[bytes, bytes]:
-    """Run argv on `stdin`; its (stdout, stderr) if it exits with status 0, else CommandError."""
-    try:
-        proc = subprocess.Popen(
-            list(argv),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise CommandError(f"cannot start {argv[0]!r}: {exc.strerror or exc}", None, "") from exc
+    """Run argv on `stdin`; its (stdout, stderr) if it exits with status 0, else CommandError.
+
+    With `stderr_log`, the program writes its stderr to the end of that file as it runs
+    (so it can be followed), and the stderr returned or carried is what it wrote there.
+    """
+    with _stderr_sink(stderr_log) as (sink, written):
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE if sink is None else sink,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            message = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
+            raise CommandError(message, None, "") from exc
+        return _supervise(proc, argv, stdin, timeout, cancel, grace, written)
+
+
+@contextlib.contextmanager
+def _stderr_sink(
+    path: Path | None,
+) -> Iterator[tuple[IO[bytes] | None, Callable[[bytes | None], bytes]]]:
+    """The file a program's stderr goes to (None: a pipe), and what gives its stderr after."""
+    if path is None:
+        yield None, lambda piped: piped or b""
+        return
+    with path.open("ab") as sink:
+        start = sink.tell()
+
+        def written(piped: bytes | None) -> bytes:
+            with path.open("rb") as f:
+                end = f.seek(0, os.SEEK_END)
+                # Only the tail is ever shown: its characters are at most 4 bytes each.
+                f.seek(max(start, end - 4 * STDERR_TAIL_CHARS))
+                return f.read()
+
+        yield sink, written
+
+
+def _supervise(
+    proc: subprocess.Popen[bytes],
+    argv: Sequence[str],
+    stdin: bytes,
+    timeout: float | None,
+    cancel: threading.Event | None,
+    grace: float,
+    written: Callable[[bytes | None], bytes],
+) -> tuple[bytes, bytes]:
     logger.debug("started %s as pid %d", list(argv), proc.pid)
     deadline = None if timeout is None else time.monotonic() + timeout
     # A thread feeds stdin: communicate() retried after a timeout stops writing
@@ -86,11 +127,15 @@ def run_command(
                 _signal_group(proc.pid, signal.SIGKILL)
             if cancel is not None and cancel.is_set():
                 _, stderr = _stop(proc, grace)
-                raise CommandCancelled(f"{argv[0]!r} was cancelled", proc.returncode, _tail(stderr))
+                raise CommandCancelled(
+                    f"{argv[0]!r} was cancelled", proc.returncode, _tail(written(stderr))
+                )
             if deadline is not None and time.monotonic() >= deadline:
                 _, stderr = _stop(proc, grace)
                 raise CommandTimeout(
-                    f"{argv[0]!r} timed out after {timeout} s", proc.returncode, _tail(stderr)
+                    f"{argv[0]!r} timed out after {timeout} s",
+                    proc.returncode,
+                    _tail(written(stderr)),
                 )
     finally:
         if proc.returncode is None:
@@ -100,6 +145,7 @@ def run_command(
         # The group id cannot have been reused while any of its members is alive.
         _signal_group(proc.pid, signal.SIGKILL)
         writer.join()
+    stderr = written(stderr)
     if proc.returncode != 0:
         raise CommandError(
             f"{argv[0]!r} {_describe_exit(proc.returncode)}", proc.returncode, _tail(stderr)
@@ -177,7 +223,11 @@ class Command(Transform[CommandParams]):
         cancel: threading.Event | None = None,
     ) -> np.ndarray:
         stdout, stderr = run_command(
-            params.argv, npy_bytes(inputs[0]), timeout=params.timeout, cancel=cancel
+            params.argv,
+            npy_bytes(inputs[0]),
+            timeout=params.timeout,
+            cancel=cancel,
+            stderr_log=PROGRAM_STDERR.get(),
         )
         try:
             return load_npy(stdout)

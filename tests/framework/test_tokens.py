@@ -156,3 +156,16 @@ def test_roles() -> None:
     assert principal is not None and principal.role is Role.ADMIN
     assert tokens.authenticate("Basic " + "s" * 20) is None
     assert tokens.authenticate("Bearer " + "s" * 19) is None
+
+
+def test_a_task_log_is_its_owners_alone(served: tuple[Service, httpx.Client]) -> None:
+    _, api = served
+    failing = {"name": "boom", "operation": "command", "inputs": ["d"], "max_retries": 0,
+               "params": {"argv": ["sh", "-c", "echo boom >&2; exit 1"]}}
+    job = api.post("/v1/jobs", json=failing, headers=as_("alice")).json()
+    wait_for(lambda: api.get(f"/v1/jobs/{job['id']}", headers=as_("alice")).json()["state"]
+             == "FAILED", what="the job to fail")
+    logs = f"/v1/jobs/{job['id']}/tasks/0/logs"
+    assert "boom" in api.get(logs, headers=as_("alice")).json()["data"]
+    assert_error(api.get(logs, headers=as_("bob")), 404, "not found")
+    assert "boom" in api.get(logs, headers=as_("ops")).json()["data"]
