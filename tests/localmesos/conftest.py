@@ -3,6 +3,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,23 +32,24 @@ def assert_no_children_left(before: set[int], timeout: float = 5) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[LocalMesos]:
+@contextmanager
+def leak_checked(**options: Any) -> Iterator[LocalMesos]:
+    """A started LocalMesos; on leaving it is stopped, and every process it started gone."""
     before = {p.pid for p in psutil.Process().children(recursive=True)}
-    mesos = LocalMesos(
-        agents=2,
-        cpus=1.0,
-        mem=512.0,
-        work_dir=tmp_path,
-        heartbeat_interval=1.0,
-        shutdown_grace=0.5,
-    )
+    mesos = LocalMesos(**options)
     mesos.start()
     try:
         yield mesos
     finally:
         mesos.stop()
         assert_no_children_left(before)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[LocalMesos]:
+    with leak_checked(agents=2, cpus=1.0, mem=512.0, work_dir=tmp_path,
+                      heartbeat_interval=1.0, shutdown_grace=0.5) as mesos:
+        yield mesos
 
 
 @pytest.fixture

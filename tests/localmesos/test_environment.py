@@ -11,11 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 
 from localmesos import LocalMesos
-from tests.localmesos.conftest import assert_no_children_left
+from tests.localmesos.conftest import leak_checked
 from tests.localmesos.raw_scheduler import RawScheduler, scalar
 from tests.localmesos.test_executors import executor_task
 from tests.waiting import wait_for
@@ -31,16 +30,10 @@ def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalMe
     monkeypatch.setenv("LIBPROCESS_IP", "127.0.0.1")
     monkeypatch.setenv("FEMTO_LOG_LEVEL", "DEBUG")
     monkeypatch.setenv("SOME_AGENT_SECRET", "must-not-leak")
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
-    mesos = LocalMesos(agents=1, cpus=1.0, mem=512.0, work_dir=tmp_path,
-                       heartbeat_interval=1.0, shutdown_grace=0.5,
-                       executor_environment_variables=FLAG_VARIABLES)
-    mesos.start()
-    try:
+    with leak_checked(agents=1, cpus=1.0, mem=512.0, work_dir=tmp_path,
+                      heartbeat_interval=1.0, shutdown_grace=0.5,
+                      executor_environment_variables=FLAG_VARIABLES) as mesos:
         yield mesos
-    finally:
-        mesos.stop()
-        assert_no_children_left(before)
 
 
 def agent_state(cluster: LocalMesos) -> dict[str, Any]:

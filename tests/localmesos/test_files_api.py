@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 
 from localmesos import LocalMesos
-from tests.localmesos.conftest import assert_no_children_left, executor_info
+from tests.localmesos.conftest import executor_info, leak_checked
 from tests.localmesos.raw_scheduler import RawScheduler, command_task
 from tests.localmesos.test_executors import executor_task
 from tests.waiting import wait_for
@@ -49,15 +48,9 @@ class Sandbox:
 
 @pytest.fixture(scope="module")
 def mesos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalMesos]:
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
-    cluster = LocalMesos(agents=1, cpus=1.0, mem=512.0,
-                         work_dir=tmp_path_factory.mktemp("mesos"), shutdown_grace=0.5)
-    cluster.start()
-    try:
+    with leak_checked(agents=1, cpus=1.0, mem=512.0,
+                      work_dir=tmp_path_factory.mktemp("mesos"), shutdown_grace=0.5) as cluster:
         yield cluster
-    finally:
-        cluster.stop()
-        assert_no_children_left(before)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from localmesos import LocalMesos
-from tests.localmesos.conftest import assert_no_children_left, executor_info
+from tests.localmesos.conftest import executor_info, leak_checked
 from tests.localmesos.raw_scheduler import RawScheduler
 from tests.localmesos.test_executors import executor_task, wait_until
 
@@ -22,15 +22,9 @@ PARTITION_AWARE = [{"type": "PARTITION_AWARE"}]
 
 
 def start_cluster(tmp_path: Path, ping_timeout: float) -> Iterator[LocalMesos]:
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
-    mesos = LocalMesos(agents=2, cpus=1.0, mem=512.0, work_dir=tmp_path, shutdown_grace=0.5,
-                       agent_ping_timeout=ping_timeout, max_agent_ping_timeouts=3)
-    mesos.start()
-    try:
+    with leak_checked(agents=2, cpus=1.0, mem=512.0, work_dir=tmp_path, shutdown_grace=0.5,
+                      agent_ping_timeout=ping_timeout, max_agent_ping_timeouts=3) as mesos:
         yield mesos
-    finally:
-        mesos.stop()
-        assert_no_children_left(before)
 
 
 @pytest.fixture

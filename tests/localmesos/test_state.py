@@ -10,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psutil
 import pytest
 
 from localmesos import LocalMesos
-from tests.localmesos.conftest import assert_no_children_left, executor_info
+from tests.localmesos.conftest import executor_info, leak_checked
 from tests.localmesos.raw_scheduler import RawScheduler, command_task
 from tests.localmesos.test_executors import executor_task, wait_until
 
@@ -38,16 +37,10 @@ AGENT_EXECUTOR_FIELDS = {"id", "name", "source", "container", "directory", "reso
 
 @pytest.fixture
 def bounded(tmp_path: Path) -> Iterator[LocalMesos]:
-    before = {p.pid for p in psutil.Process().children(recursive=True)}
-    mesos = LocalMesos(agents=1, cpus=2.0, mem=1024.0, work_dir=tmp_path,
-                       heartbeat_interval=1.0, shutdown_grace=0.5,
-                       max_completed_tasks_per_framework=3, max_completed_frameworks=2)
-    mesos.start()
-    try:
+    with leak_checked(agents=1, cpus=2.0, mem=1024.0, work_dir=tmp_path,
+                      heartbeat_interval=1.0, shutdown_grace=0.5,
+                      max_completed_tasks_per_framework=3, max_completed_frameworks=2) as mesos:
         yield mesos
-    finally:
-        mesos.stop()
-        assert_no_children_left(before)
 
 
 def framework_of(state: dict[str, Any], framework_id: str) -> dict[str, Any]:
