@@ -72,6 +72,15 @@ class Executor:
     stream: EventStream | None = None
     queued: list[dict[str, Any]] = field(default_factory=list)  # events until SUBSCRIBE
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)  # live TaskInfos by id
+    # Per task, the uuids of the updates it sent (True: the terminal one), so that a retry
+    # of one, or one re-sent on re-subscription, is dropped. As the status update manager's
+    # streams, a task's record ends once its terminal update is acknowledged: the agent's
+    # memory follows the live tasks, not every update it ever saw.
+    received: dict[str, dict[str, bool]] = field(default_factory=dict)
+
+    def has_received(self, status: dict[str, Any]) -> bool:
+        task = self.received.get(status["task_id"]["value"], {})
+        return status.get("uuid") in task
     shutting_down: bool = False
 
     def transition(self, new: ExecutorState) -> None:
@@ -135,7 +144,6 @@ class Agent:
         # Kept as running sums per framework id: the master reads them on every allocation,
         # and summing thousands of tasks each time made allocation the cluster's hot spot.
         self.used_by: dict[str, Resources] = {}
-        self._seen_updates: set[str] = set()
         # While its connection to the master is broken, status updates wait here (its
         # status update manager) and go out in order when it re-registers.
         self.connected = True
@@ -561,7 +569,6 @@ class Agent:
         status.setdefault("uuid", new_uuid())
         status.setdefault("timestamp", now())
         status["agent_id"] = {"value": self.id}
-        self._seen_updates.add(status["uuid"])
         self.records.status(framework_id, status)
         task_id = status["task_id"]["value"]
         if task_state(status["state"]) in TERMINAL_TASK_STATES:
@@ -592,6 +599,8 @@ class Agent:
 
     def acknowledged(self, framework_id: str, executor_id: str, task_id: str, uuid_: str) -> None:
         executor = self.executors.get((framework_id, executor_id))
+        if executor is not None and executor.received.get(task_id, {}).get(uuid_):
+            del executor.received[task_id]
         if executor is not None and executor.stream is not None:
             executor.stream.send(
                 {
@@ -658,7 +667,7 @@ class Agent:
         # After an agent restart the executor re-sends updates it never saw acknowledged.
         for update in subscribe.get("unacknowledged_updates", []):
             status = update["status"]
-            if status.get("uuid") not in self._seen_updates:
+            if not executor.has_received(status):
                 self._accept_update(executor, status)
         queued, executor.queued = executor.queued, []
         for event in queued:
@@ -666,11 +675,14 @@ class Agent:
         return stream
 
     def _executor_update(self, executor: Executor, status: dict[str, Any]) -> None:
-        if status["uuid"] in self._seen_updates:
+        if executor.has_received(status):
             return  # a retry of an update already on its way to the scheduler
         self._accept_update(executor, status)
 
     def _accept_update(self, executor: Executor, status: dict[str, Any]) -> None:
+        if "uuid" in status:
+            terminal = task_state(status["state"]) in TERMINAL_TASK_STATES
+            executor.received.setdefault(status["task_id"]["value"], {})[status["uuid"]] = terminal
         status = {**status, "source": "SOURCE_EXECUTOR"}
         status["executor_id"] = {"value": executor.executor_id}
         self.forward(executor.framework_id, status, from_executor=True)

@@ -43,7 +43,7 @@ def wait_until(condition: Any, timeout: float = 10) -> None:
 
 
 def test_one_executor_runs_many_tasks_and_gets_acknowledgements(
-    scheduler: RawScheduler,
+    scheduler: RawScheduler, cluster: LocalMesos,
 ) -> None:
     scheduler.subscribe()
     offer = scheduler.offers()[0]
@@ -81,6 +81,10 @@ def test_one_executor_runs_many_tasks_and_gets_acknowledgements(
     stdout = Path(reports[0]["sandbox"]) / "stdout"
     wait_until(lambda: stdout.read_text().count("ACKNOWLEDGED") == 8)
     assert "ACKNOWLEDGED t-later TASK_FINISHED" in stdout.read_text()
+    # The agent forgets a task's updates once its terminal one is acknowledged.
+    assert cluster.master is not None
+    [agent] = [a for a in cluster.master.agents.values() if a.id == offer["agent_id"]["value"]]
+    assert [e.received for e in agent.executors.values()] == [{}]
 
 
 def test_resources_are_never_over_committed(scheduler: RawScheduler, cluster: LocalMesos) -> None:
