@@ -81,8 +81,14 @@ def memory_rows(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+def master_memory_rows(r: dict[str, Any]) -> list[Row]:
+    return [("master_memory", f"embedded master RSS growth per 1,000 jobs ({r['jobs']})",
+             num(r["bytes_per_1000_jobs_after"]), num(r["peer"]["bytes_per_1000_jobs"]),
+             num(r["ratio"]), "")]
+
+
 ROWS = {"throughput": throughput_rows, "data_job": data_job_rows, "api": api_rows,
-        "failover": failover_rows, "memory": memory_rows}
+        "failover": failover_rows, "memory": memory_rows, "master_memory": master_memory_rows}
 
 
 def rows(results: dict[str, Any]) -> list[Row]:
