@@ -17,7 +17,7 @@ from framework.api.caller import WRITES, Caller, authorize
 from framework.api.executor_io import executor_router
 from framework.api.logs import logs_router
 from framework.api.metrics import render_metrics
-from framework.auth import Tokens
+from framework.auth import ANYONE, Tokens
 from framework.datasets import Datasets
 from framework.engine import Engine
 from framework.errors import (
@@ -148,7 +148,9 @@ def create_app(
                 f"token {principal.name!r} (role {principal.role.value}) may not run the "
                 "command operation on a scheduler reachable beyond loopback: that needs role "
                 "command or admin", [{"loc": "operation", "msg": "command not allowed"}])
-        view, created = await run_in_threadpool(current_engine().submit, body, principal.name)
+        # Without tokens there is nobody to own a job (as with `femto run`).
+        owner = None if principal is ANYONE else principal.name
+        view, created = await run_in_threadpool(current_engine().submit, body, owner)
         return JSONResponse(
             view, status_code=201 if created else 200,
             headers={"Location": f"/v1/jobs/{view['id']}"},

@@ -222,3 +222,7 @@ def test_the_cli_client_follows_every_page(served: tuple[Service, httpx.Client])
             == everything
     finally:
         client.close()
+
+
+def test_without_tokens_jobs_have_no_owner(api: httpx.Client) -> None:
+    assert submit(api, {**GOOD, "name": "unowned"})["owner"] is None
