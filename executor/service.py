@@ -24,6 +24,7 @@ from executor.runner import Outcome, TaskOutcome, run_task
 from executor.tasklog import TaskLog
 from executor.taskstate import MESOS_STATE, TERMINAL, TaskEvent, TaskState, transition
 from jobs.operations.command import GRACE_SECONDS as COMMAND_GRACE_SECONDS
+from jobs.operations.command import end_all_programs
 from mesosapi.encoding import decode_data, encode_data
 from mesosapi.executor import Executor, MesosExecutorDriver
 
@@ -185,6 +186,11 @@ class FemtoExecutor(Executor):
         """After the driver has ended: stop every task still running, then the workers."""
         self._driver = None
         self.kill_all(wait)
+        # A worker still in its task would end its program only after this process is gone,
+        # and what any program started on its own would outlive us: end them all now.
+        left = end_all_programs()
+        if left:
+            log.error("programs %s outlived SIGKILL", left)
         self._running_reports.close()
         self._pool.close(timeout=0)
         self._http.close()

@@ -303,7 +303,9 @@ class Agent:
         log.debug(
             "agent %s: executor %s pid %d", self.id, executor.executor_id, executor.process.pid
         )
-        returncode = await processes.wait_group(executor.process, self.watchdog)
+        returncode = await processes.wait_group(
+            executor.process, self.watchdog, executor.directory
+        )
         self._executor_exited(executor, returncode, f"Executor {describe_exit(returncode)}")
 
     def _executor_exited(self, executor: Executor, returncode: int | None, message: str) -> None:
@@ -418,7 +420,9 @@ class Agent:
             await processes.terminate(command.process, command.grace)
         else:
             update(TaskState.RUNNING)
-        returncode = await processes.wait_group(command.process, self.watchdog)
+        returncode = await processes.wait_group(
+            command.process, self.watchdog, command.directory
+        )
         self.commands.pop((command.framework_id, task_id), None)
         if command.killed:
             update(TaskState.KILLED, f"Command {describe_exit(returncode)}")

@@ -1,5 +1,12 @@
 """Child processes in their own process group that die with this process, and their orderly
-termination."""
+termination.
+
+What a child leaves behind dies with it too: everything it starts inherits the sandbox in its
+environment (MESOS_SANDBOX), so once it exits, the processes that still carry that sandbox
+(a `setsid` or double-forked descendant, outside its group) are killed. This is the part a
+real agent gets from its launcher: the Linux launcher's cgroups hold every process of a
+container; the posix launcher kills only the session and process group.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import reaping
 from localmesos.watchdog import Watchdog
 
 log = logging.getLogger(__name__)
@@ -64,15 +72,27 @@ async def spawn(
             start_new_session=True,
             preexec_fn=_die_with(os.getpid()),
         )
-    watchdog.watch(process.pid)
+    watchdog.watch(process.pid, sandbox_mark(cwd))
     return process
 
 
-async def wait_group(process: asyncio.subprocess.Process, watchdog: Watchdog) -> int:
-    """Waits for a spawned process to exit; then SIGKILLs what is left of its group."""
+def sandbox_mark(sandbox: Path) -> str:
+    """The environment entry every process of a sandbox's container inherits."""
+    return f"MESOS_SANDBOX={sandbox}"
+
+
+async def wait_group(
+    process: asyncio.subprocess.Process, watchdog: Watchdog, sandbox: Path
+) -> int:
+    """Waits for a process spawned in `sandbox` to exit; then SIGKILLs what is left of its
+    group and every process that still carries its sandbox."""
     returncode = await process.wait()
     signal_group(process.pid, signal.SIGKILL)
-    watchdog.forget(process.pid)
+    mark = sandbox_mark(sandbox)
+    left = await asyncio.to_thread(reaping.kill_marked, mark)
+    if left:
+        log.error("pids %s of the container in %s outlived SIGKILL", left, sandbox)
+    watchdog.forget(process.pid, mark)
     return returncode
 
 

@@ -1,15 +1,17 @@
-"""A helper process that SIGKILLs the executors' process groups if the process hosting
+"""A helper process that SIGKILLs the executors' containers if the process hosting
 localmesos dies without stopping them (SIGKILL, a crash).
 
 The kernel's parent-death signal (see `processes.spawn`) only reaches the process
 localmesos started, which is often `/bin/sh -c ...`; the executor the shell
-forked would live on. So every group localmesos starts is registered here
-(`+PGID` / `-PGID` lines on the watchdog's stdin); when the pipe reaches EOF the
-host is gone (or stopped) and the watchdog kills every group still registered.
+forked would live on, and so would what it started in sessions of its own. So
+every process group localmesos starts is registered here with its container's
+mark (`+PGID MARK` / `-PGID MARK` lines on the watchdog's stdin; see `reaping`);
+when the pipe reaches EOF the host is gone (or stopped) and the watchdog kills
+every group still registered and every process that carries one of their marks.
 
-Run as a script with `python -I`, so it imports only the standard library (the
-package would pull in the web stack, and this folder's `http.py` would shadow
-the standard one).
+Run as a script with `python -I`, so it imports only the standard library and
+`reaping` (the package would pull in the web stack, and this folder's `http.py`
+would shadow the standard one).
 """
 
 from __future__ import annotations
@@ -40,11 +42,11 @@ class Watchdog:
             start_new_session=True,
         )
 
-    def watch(self, pgid: int) -> None:
-        self._send(f"+{pgid}\n")
+    def watch(self, pgid: int, mark: str) -> None:
+        self._send(f"+{pgid} {mark}\n")
 
-    def forget(self, pgid: int) -> None:
-        self._send(f"-{pgid}\n")
+    def forget(self, pgid: int, mark: str) -> None:
+        self._send(f"-{pgid} {mark}\n")
 
     def stop(self, timeout: float = 5.0) -> None:
         """Ends the helper; it kills the groups still registered, if any."""
@@ -79,17 +81,22 @@ class Watchdog:
 
 
 def main() -> None:
-    groups: set[int] = set()
+    import reaping  # found through the path set below, not this folder
+
+    containers: set[tuple[int, str]] = set()
     for line in sys.stdin:
-        pgid = int(line[1:])
+        pgid, mark = line[1:].rstrip("\n").split(" ", 1)
         if line.startswith("+"):
-            groups.add(pgid)
+            containers.add((int(pgid), mark))
         else:
-            groups.discard(pgid)
-    for pgid in groups:
+            containers.discard((int(pgid), mark))
+    for pgid, _ in containers:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pgid, signal.SIGKILL)
+    for _, mark in containers:
+        reaping.kill_marked(mark)
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     main()

@@ -2,9 +2,11 @@
 
 The program reads the partition as a .npy file on stdin and writes the
 output partition as a .npy file on stdout. It runs in its own session (so in
-its own process group): on cancellation or timeout the whole group gets
-SIGTERM, then SIGKILL after a grace period, and whatever the program left
-behind in its group is killed when it finishes, so no process outlives the task.
+its own process group), and with a mark in its environment (`MARK_VARIABLE`) that
+every descendant inherits, even one that starts its own session: on cancellation
+or timeout the group and the marked processes get SIGTERM, then SIGKILL after a
+grace period, and whatever the program left behind is killed when it finishes,
+so no process outlives the task (see `reaping` for what a mark cannot catch).
 """
 
 import contextlib
@@ -14,6 +16,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
@@ -21,6 +24,7 @@ from typing import IO
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+import reaping
 from jobs.datasets import load_npy, npy_bytes
 from jobs.operations.base import PROGRAM_STDERR, Transform
 
@@ -29,6 +33,10 @@ logger = logging.getLogger(__name__)
 GRACE_SECONDS = 5.0
 POLL_SECONDS = 0.05
 STDERR_TAIL_CHARS = 2000
+# The environment variable that marks a program and its descendants; its value is this
+# process's prefix and the run's own id, so one sweep can end every program run here.
+MARK_VARIABLE = "FEMTO_TASK_MARK"
+_MARK_PREFIX = f"{MARK_VARIABLE}={uuid.uuid4().hex}."
 
 
 class CommandError(RuntimeError):
@@ -62,6 +70,8 @@ def run_command(
     With `stderr_log`, the program writes its stderr to the end of that file as it runs
     (so it can be followed), and the stderr returned or carried is what it wrote there.
     """
+    mark = _MARK_PREFIX + uuid.uuid4().hex
+    name, value = mark.split("=", 1)
     with _stderr_sink(stderr_log) as (sink, written):
         try:
             proc = subprocess.Popen(
@@ -70,11 +80,23 @@ def run_command(
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE if sink is None else sink,
                 start_new_session=True,
+                env={**os.environ, name: value},
             )
         except OSError as exc:
             message = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
             raise CommandError(message, None, "") from exc
-        return _supervise(proc, argv, stdin, timeout, cancel, grace, written)
+        try:
+            return _supervise(proc, argv, stdin, timeout, cancel, grace, written, mark)
+        finally:
+            # What left the group (setsid, a double fork) still carries the mark.
+            reaping.kill_marked(mark)
+
+
+def end_all_programs() -> list[int]:
+    """SIGKILLs every program `run_command` started in this process, and their descendants,
+    wherever they went; for an executor's last moments, when worker threads may still be
+    supervising programs. Returns the pids that could not be ended."""
+    return reaping.kill_marked(_MARK_PREFIX, prefix=True)
 
 
 @contextlib.contextmanager
@@ -106,6 +128,7 @@ def _supervise(
     cancel: threading.Event | None,
     grace: float,
     written: Callable[[bytes | None], bytes],
+    mark: str,
 ) -> tuple[bytes, bytes]:
     logger.debug("started %s as pid %d", list(argv), proc.pid)
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -122,16 +145,17 @@ def _supervise(
             except subprocess.TimeoutExpired:
                 pass
             if proc.poll() is not None:
-                # The program is done: whatever in its group still holds the pipes open is a
+                # The program is done: whatever it left still holds the pipes open is a
                 # leftover helper; end it so that the pipes reach EOF.
                 _signal_group(proc.pid, signal.SIGKILL)
+                reaping.signal_marked(mark, signal.SIGKILL)
             if cancel is not None and cancel.is_set():
-                _, stderr = _stop(proc, grace)
+                _, stderr = _stop(proc, grace, mark)
                 raise CommandCancelled(
                     f"{argv[0]!r} was cancelled", proc.returncode, _tail(written(stderr))
                 )
             if deadline is not None and time.monotonic() >= deadline:
-                _, stderr = _stop(proc, grace)
+                _, stderr = _stop(proc, grace, mark)
                 raise CommandTimeout(
                     f"{argv[0]!r} timed out after {timeout} s",
                     proc.returncode,
@@ -140,7 +164,7 @@ def _supervise(
     finally:
         if proc.returncode is None:
             # Only reached on an unexpected error (e.g. KeyboardInterrupt): still leave nothing.
-            _stop(proc, 0.0)
+            _stop(proc, 0.0, mark)
         # Helpers the program left running in its group would be orphans: end them too.
         # The group id cannot have been reused while any of its members is alive.
         _signal_group(proc.pid, signal.SIGKILL)
@@ -153,18 +177,22 @@ def _supervise(
     return stdout, stderr
 
 
-def _stop(proc: subprocess.Popen[bytes], grace: float) -> tuple[bytes, bytes]:
-    """SIGTERM the program's group, SIGKILL it after `grace` seconds; reap the program."""
+def _stop(proc: subprocess.Popen[bytes], grace: float, mark: str) -> tuple[bytes, bytes]:
+    """SIGTERM the program's group and marked processes, SIGKILL them after `grace` seconds;
+    reap the program."""
     _signal_group(proc.pid, signal.SIGTERM)
+    reaping.signal_marked(mark, signal.SIGTERM)
     try:
         return proc.communicate(timeout=grace)
     except subprocess.TimeoutExpired:
         logger.debug("pid %d outlived SIGTERM by %.1f s, sending SIGKILL", proc.pid, grace)
     _signal_group(proc.pid, signal.SIGKILL)
+    reaping.signal_marked(mark, signal.SIGKILL)
     try:
         return proc.communicate(timeout=grace)
     except subprocess.TimeoutExpired:
-        # A process that left the group still holds the pipes open: stop reading them.
+        # A process neither group nor mark reaches (it cleared its environment) still
+        # holds the pipes open: stop reading them.
         for stream in (proc.stdin, proc.stdout, proc.stderr):
             if stream is not None:
                 stream.close()

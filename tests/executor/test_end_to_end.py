@@ -234,3 +234,34 @@ def test_sigterm_to_the_executor_ends_it_and_its_commands(
         assert scheduler.final("cmd.0.0").state != "TASK_FINISHED"
     finally:
         driver.stop()
+
+
+def test_the_executor_itself_ends_what_its_commands_started_in_their_own_session(
+    tmp_path: Path, cluster: LocalMesos
+) -> None:
+    # The grandchild drops the container's sandbox from its environment, so the agent
+    # cannot find it (as a real agent with the posix launcher cannot): only the executor
+    # can end it, as it must at shutdown.
+    pid_file = tmp_path / "escapee"
+    scheduler = PlacingScheduler()
+    driver = subscribe(cluster, scheduler)
+    try:
+        task = query("cmd.0.0", "command", partition(tmp_path, "c", np.ones(3)))
+        task["params"] = {"argv": [
+            "sh", "-c",
+            f"env -u MESOS_SANDBOX setsid sleep 300 & echo $! > {pid_file}.tmp; "
+            f"mv {pid_file}.tmp {pid_file}; exec {sys.executable} -c 'import time; "
+            "time.sleep(120)'",
+        ]}
+        task["output"] = {"url": "http://127.0.0.1:9/unused"}
+        scheduler.queue(cluster.agent_ids[0], "cmd.0.0", task)
+        driver.reviveOffers()
+        wait_for(pid_file.exists, 20, "the command to start its grandchild")
+        escapee = psutil.Process(int(pid_file.read_text()))
+        assert "MESOS_SANDBOX" not in escapee.environ()
+        [executor] = executor_processes()
+        executor.terminate()
+        _, alive = psutil.wait_procs([executor, escapee], timeout=15)
+        assert alive == []
+    finally:
+        driver.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import time
@@ -70,6 +71,50 @@ def test_executor_killed_mid_job(tmp_path: Path) -> None:
             assert attempts[0]["agent_id"] == agent and attempts[0]["fault"] == "infra"
             # max_retries=0: infrastructure failures are not charged.
             assert attempts[-1]["state"] == "TASK_FINISHED"
+
+
+def escaping_command(pid_dir: Path) -> dict[str, list[str]]:
+    """`command` params whose program starts a grandchild in a session of its own and
+    records its pid in `pid_dir`, in a file named after the agent it runs on."""
+    pid_dir.mkdir()
+    record = f"{pid_dir}/$MESOS_SLAVE_ID.$$"
+    return {"argv": ["sh", "-c", f"setsid sleep 300 & echo $! > {record}.tmp; "
+                                 f"mv {record}.tmp {record}; sleep 300; cat"]}
+
+
+def escapees(pid_dir: Path, agent: str = "") -> list[psutil.Process]:
+    found = []
+    for record in pid_dir.glob(f"{agent}*"):
+        if not record.name.endswith(".tmp"):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                found.append(psutil.Process(int(record.read_text())))
+    return found
+
+
+def all_gone(processes: list[psutil.Process]) -> bool:
+    def gone(p: psutil.Process) -> bool:
+        try:
+            return not p.is_running() or p.status() == psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return True
+
+    return all(gone(p) for p in processes)
+
+
+def test_what_commands_start_in_their_own_session_ends_with_the_executor_and_the_job(
+    tmp_path: Path,
+) -> None:
+    pid_dir = tmp_path / "pids"
+    with breakable_service(tmp_path) as (cluster, api):
+        upload(api, "d", DATA, 2)
+        job = submit(api, {"name": "esc", "operation": "command", "inputs": ["d"],
+                           "params": escaping_command(pid_dir), "output": "esc-out"})
+        agent = sorted(wait_for(lambda: running_hosts(api, job["id"]), what="a running task"))[0]
+        killed = wait_for(lambda: escapees(pid_dir, agent), what="a grandchild on that agent")
+        cluster.kill_executor(agent)
+        wait_for(lambda: all_gone(killed), 30, "the killed executor's grandchildren to end")
+        assert api.delete(f"/v1/jobs/{job['id']}").json()["state"] == "CANCELLED"
+        wait_for(lambda: all_gone(escapees(pid_dir)), 30, "the cancelled job's grandchildren")
 
 
 def test_agent_removed_mid_job(tmp_path: Path) -> None:
@@ -294,6 +339,24 @@ def test_the_embedded_cluster_is_restarted_when_it_dies(tmp_path: Path) -> None:
         # Its tasks died with the cluster: infrastructure faults, not charged to max_retries=0.
         assert done["state"] == "FINISHED", done
         np.testing.assert_array_equal(fetch(api, "e-out"), DATA)
+
+
+def test_what_commands_start_in_their_own_session_dies_with_the_embedded_cluster(
+    tmp_path: Path,
+) -> None:
+    pid_dir = tmp_path / "pids"
+    with running_service(tmp_path / "femto") as (service, api):
+        embedded = service.local_mesos
+        assert embedded is not None and embedded.pid is not None
+        upload(api, "d", DATA, 2)
+        job = submit(api, {"name": "esc", "operation": "command", "inputs": ["d"],
+                           "params": escaping_command(pid_dir), "output": "esc-out"})
+        first = wait_for(lambda: escapees(pid_dir), what="a grandchild")
+        psutil.Process(embedded.pid).send_signal(signal.SIGKILL)
+        # Its watchdog ends them; the restarted cluster may run the tasks again.
+        wait_for(lambda: all_gone(first), 30, "the dead cluster's grandchildren to end")
+        assert api.delete(f"/v1/jobs/{job['id']}").json()["state"] == "CANCELLED"
+        wait_for(lambda: all_gone(escapees(pid_dir)), 60, "the cancelled job's grandchildren")
 
 
 def test_health_names_an_unreachable_master(tmp_path: Path,

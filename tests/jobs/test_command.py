@@ -12,7 +12,13 @@ import psutil
 import pytest
 
 from jobs.operations import Transform, get_operation
-from jobs.operations.command import CommandCancelled, CommandError, CommandTimeout, run_command
+from jobs.operations.command import (
+    CommandCancelled,
+    CommandError,
+    CommandTimeout,
+    end_all_programs,
+    run_command,
+)
 
 DOUBLE = (
     "import io, sys, numpy as np; "
@@ -149,3 +155,54 @@ def test_a_slow_reader_still_gets_all_its_input() -> None:
     data = bytes(range(256)) * 8192  # 2 MiB
     stdout, _ = run_command(["sh", "-c", "sleep 0.3; cat"], data, timeout=30)
     assert stdout == data
+
+
+def own_session_spawner(pid_file: Path, then: str) -> list[str]:
+    """A program that starts a grandchild in a session of its own (out of the program's
+    process group, holding its stdout open), records its pid, then runs `then`."""
+    return ["sh", "-c",
+            f"setsid sleep 300 & echo $! > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; {then}"]
+
+
+def test_cancel_ends_a_grandchild_in_its_own_session(tmp_path: Path) -> None:
+    cancel = threading.Event()
+
+    def cancel_once_started() -> None:
+        read_pids(tmp_path / "pids")
+        cancel.set()
+
+    threading.Thread(target=cancel_once_started).start()
+    with pytest.raises(CommandCancelled):
+        run_command(own_session_spawner(tmp_path / "pids", "sleep 300"), b"", cancel=cancel,
+                    grace=0.5)
+    [grandchild] = read_pids(tmp_path / "pids")
+    assert wait_for(lambda: gone(grandchild))
+
+
+def test_a_finished_program_takes_its_own_session_grandchild_along(tmp_path: Path) -> None:
+    x = np.arange(4.0)
+    # Without the mark the call would never return: the grandchild holds stdout open.
+    np.testing.assert_array_equal(
+        command(own_session_spawner(tmp_path / "pids", "exec cat"), x, timeout=60), x
+    )
+    [grandchild] = read_pids(tmp_path / "pids")
+    assert wait_for(lambda: gone(grandchild))
+
+
+def test_end_all_programs_reaches_what_a_running_program_started(tmp_path: Path) -> None:
+    raised: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            run_command(own_session_spawner(tmp_path / "pids", "sleep 300"), b"")
+        except BaseException as exc:
+            raised.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    [grandchild] = read_pids(tmp_path / "pids")
+    assert end_all_programs() == []
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert [type(e) for e in raised] == [CommandError]
+    assert wait_for(lambda: gone(grandchild))

@@ -333,3 +333,26 @@ def test_launch_group_and_shutdown_executor(scheduler: RawScheduler) -> None:
     failure = scheduler.wait_for(lambda e: e["type"] == "FAILURE")["failure"]
     assert failure["executor_id"] == {"value": "exec-g"} and failure["status"] == 0
     wait_until(lambda: not psutil.pid_exists(pids.pop()))
+
+
+def test_what_a_killed_executor_started_in_its_own_session_dies_with_it(
+    scheduler: RawScheduler, cluster: LocalMesos, tmp_path: Path
+) -> None:
+    # The executor's container, not its process group: a real agent's cgroups hold both.
+    pid_file = tmp_path / "escapee"
+    executor = executor_info("exec-escape")
+    executor["command"]["value"] = (
+        f"setsid sleep 300 & echo $! > {pid_file}.tmp; mv {pid_file}.tmp {pid_file}; "
+        f"exec {executor['command']['value']}"
+    )
+    scheduler.subscribe()
+    offer = scheduler.offers()[0]
+    scheduler.accept([offer], [executor_task("e1", offer, executor)])
+    scheduler.wait_update("e1", "TASK_RUNNING")
+    wait_until(pid_file.exists)
+    escapee = psutil.Process(int(pid_file.read_text()))
+    assert escapee.status() != psutil.STATUS_ZOMBIE
+    cluster.kill_executor(offer["agent_id"]["value"], "exec-escape")
+    scheduler.wait_update("e1", "TASK_FAILED")
+    _, alive = psutil.wait_procs([escapee], timeout=10)
+    assert not alive
