@@ -21,8 +21,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import reaping
 from localmesos.watchdog import Watchdog
+from mesosapi import reaping
 
 log = logging.getLogger(__name__)
 

@@ -9,20 +9,23 @@ mark (`+PGID MARK` / `-PGID MARK` lines on the watchdog's stdin; see `reaping`);
 when the pipe reaches EOF the host is gone (or stopped) and the watchdog kills
 every group still registered and every process that carries one of their marks.
 
-Run as a script with `python -I`, so it imports only the standard library and
-`reaping` (the package would pull in the web stack, and this folder's `http.py`
-would shadow the standard one).
+Run as a script with `python -I`, so it imports only the standard library and the
+file `mesosapi/reaping.py` (the packages would pull in the web stack, and this folder's
+`http.py` would shadow the standard one).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
+from types import ModuleType
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +83,18 @@ class Watchdog:
                 )
 
 
+def _load_reaping() -> ModuleType:
+    """mesosapi/reaping.py by its path: importing the mesosapi package would pull in httpx."""
+    path = Path(__file__).resolve().parent.parent / "mesosapi" / "reaping.py"
+    spec = importlib.util.spec_from_file_location("reaping", path)
+    assert spec is not None and spec.loader is not None, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main() -> None:
-    import reaping  # found through the path set below, not this folder
+    reaping = _load_reaping()
 
     containers: set[tuple[int, str]] = set()
     for line in sys.stdin:
@@ -98,5 +111,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     main()

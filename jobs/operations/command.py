@@ -24,9 +24,9 @@ from typing import IO
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-import reaping
 from jobs.datasets import load_npy, npy_bytes
 from jobs.operations.base import PROGRAM_STDERR, Transform
+from mesosapi import reaping
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,9 @@ PR_SET_CHILD_SUBREAPER because it names the task, not just the ancestor, and lea
 reaping of adopted orphans to init. What it cannot see: a program that clears or rewrites
 its environment at exec (`env -i`), or one whose /proc entry its owner may not read.
 
-Standard library only: localmesos' watchdog runs it under `python -I`.
+Process hygiene for executors and agents (DESIGN.md, "Executor hygiene"), so it sits with
+the executor driver; it knows nothing of femto. Standard library only: localmesos' watchdog
+loads this file by itself under `python -I`.
 """
 
 from __future__ import annotations
