@@ -143,6 +143,9 @@ def main() -> int:
     print("probe-executor-stdout", flush=True)
     print("probe-executor-stderr", file=sys.stderr, flush=True)
 
+    # Until it subscribes, the agent refuses its other calls (slave/http.cpp `executor`).
+    early = update(status({"value": "none-yet"}, "TASK_RUNNING", uuid.uuid4().bytes))
+    before_subscribe = post(early)
     first = Stream({})
     subscribed = first.next()
     if not subscribed or subscribed["type"] != "SUBSCRIBED":
@@ -158,7 +161,7 @@ def main() -> int:
     starting_uuid = uuid.uuid4().bytes
     starting = status(task_id, "TASK_STARTING", starting_uuid)
     starting_answer = post(update(starting))
-    report = mistakes(task_id) | {"starting": starting_answer}
+    report = mistakes(task_id) | {"starting": starting_answer, "before": before_subscribe}
 
     # A disconnected executor re-subscribes with what the agent has not acknowledged.
     second = Stream(

@@ -400,9 +400,14 @@ def test_disconnected_framework_gets_403(cluster: Cluster) -> None:
         assert framework["active"] is False
         answer = sched.call("REVIVE")
         assert answer.status_code == 403 and "Framework is not subscribed" in answer.text
+        old_stream = sched.stream_id
         sched.subscribe()
         assert sched.framework_id == fid
+        assert sched.stream_id != old_stream
         assert sched.call("REVIVE").status_code == 202
+        sched.stream_id, new_stream = old_stream, sched.stream_id
+        assert sched.call("REVIVE").status_code == 400
+        sched.stream_id = new_stream
     finally:
         sched.stop()
 
@@ -413,6 +418,11 @@ def test_disconnected_framework_gets_403(cluster: Cluster) -> None:
 def test_decline_filter_suppress_revive(cluster: Cluster, scheduler: Scheduler) -> None:
     scheduler.subscribe()
     offer = scheduler.offer()
+    assert offer["framework_id"] == scheduler.framework_id
+    assert offer["agent_id"]["value"] in [a["id"] for a in cluster.state()["slaves"]]
+    assert offer["hostname"] and offer["id"]["value"]
+    names = {r["name"] for r in offer["resources"]}
+    assert {"cpus", "mem"} <= names
     decline = {"offer_ids": [offer["id"]], "filters": {"refuse_seconds": 3600}}
     assert scheduler.call("DECLINE", decline=decline).status_code == 202
     assert scheduler.quiet(lambda e: e["type"] == "OFFERS", 1.5)
@@ -481,6 +491,11 @@ def test_command_tasks_kill_and_reconcile(cluster: Cluster, scheduler: Scheduler
     assert scheduler.call("RECONCILE", reconcile={"tasks": tasks}).status_code == 202
     status = scheduler.update("never-launched", "TASK_LOST")
     assert status["reason"] == "REASON_RECONCILIATION"
+    # Finished and acknowledged, on a registered agent: unknown to it (TASK_LOST here).
+    tasks = [{"task_id": {"value": "echo"}, "agent_id": agent_id}]
+    assert scheduler.call("RECONCILE", reconcile={"tasks": tasks}).status_code == 202
+    status = scheduler.update("echo", "TASK_LOST")
+    assert status["reason"] == "REASON_RECONCILIATION" and "uuid" not in status
     # Implicit: every non-terminal task, and no terminal one.
     scheduler.backlog.clear()
     assert scheduler.call("RECONCILE", reconcile={"tasks": []}).status_code == 202
@@ -605,6 +620,7 @@ def test_executor_api_mistakes(executor_run: dict[str, Any]) -> None:
     assert report["malformed"][0] == 400
     assert report["no_type"][0] == 400
     assert report["get"][0] == 405
+    assert report["before"] == [403, "Executor is not subscribed"]
 
 
 def test_executor_resubscribes(executor_run: dict[str, Any]) -> None:
@@ -643,12 +659,62 @@ def test_executor_environment(cluster: Cluster, executor_run: dict[str, Any]) ->
 
 def test_master_state_while_running(executor_run: dict[str, Any]) -> None:
     state = executor_run["state_while_running"]
+    # Fields the master's /master/state writer always emits (src/master/http.cpp).
+    assert {
+        "version",
+        "id",
+        "pid",
+        "hostname",
+        "start_time",
+        "activated_slaves",
+        "deactivated_slaves",
+        "unreachable_slaves",
+        "slaves",
+        "frameworks",
+        "completed_frameworks",
+        "orphan_tasks",
+        "unregistered_frameworks",
+    } <= set(state)
     assert isinstance(state["unreachable_slaves"], int)
     assert isinstance(state["activated_slaves"], int) and state["activated_slaves"] >= 1
     slave = next(s for s in state["slaves"] if s["id"] == executor_run["agent_id"])
     assert slave["active"] is True and "used_resources" in slave
     framework = next(f for f in state["frameworks"] if f["id"] == executor_run["framework_id"])
     assert framework["active"] is True and framework["connected"] is True
+    assert {
+        "id",
+        "name",
+        "user",
+        "active",
+        "connected",
+        "recovered",
+        "failover_timeout",
+        "checkpoint",
+        "capabilities",
+        "hostname",
+        "registered_time",
+        "used_resources",
+        "offered_resources",
+        "resources",
+        "tasks",
+        "unreachable_tasks",
+        "completed_tasks",
+        "offers",
+        "executors",
+    } <= set(framework)
+    assert framework["checkpoint"] is True
+    assert {
+        "id",
+        "pid",
+        "hostname",
+        "port",
+        "resources",
+        "used_resources",
+        "offered_resources",
+        "attributes",
+        "active",
+        "registered_time",
+    } <= set(slave)
     assert isinstance(framework["completed_tasks"], list)
     [executor] = framework["executors"]
     assert executor["executor_id"] == "probe-executor"
@@ -701,12 +767,33 @@ def test_sandbox_files(executor_run: dict[str, Any]) -> None:
     missing = {"path": f"{directory}/no-such-file"}
     assert httpx.get(f"{files}/read", params=missing).status_code == 404
     assert httpx.get(f"{files}/download", params=missing).status_code == 404
-    outside = {"path": f"{directory}/../../../../../../etc/passwd"}
-    assert httpx.get(f"{files}/read", params=outside).status_code in (400, 404)
+    # Outside the attached sandbox: resolve() refuses ("... is inaccessible").
+    outside = {"path": directory + "/.." * 30 + "/etc/passwd", "offset": 0}
+    assert httpx.get(f"{files}/read", params=outside).status_code == 400
+
+    # FilesProcess::__read: no offset is offset=-1, the file's size and no data;
+    # offsets and lengths below -1 are refused; a length of 0 reads nothing.
+    stdout = f"{directory}/stdout"
+    bare = httpx.get(f"{files}/read", params={"path": stdout})
+    assert bare.json() == {"offset": size, "data": ""}
+    negative = httpx.get(f"{files}/read", params={"path": stdout, "offset": -5})
+    assert negative.status_code == 400 and "Negative offset provided: -5" in negative.text
+    negative = httpx.get(f"{files}/read", params={"path": stdout, "offset": 0, "length": -5})
+    assert negative.status_code == 400 and "Negative length provided: -5" in negative.text
+    garbage = httpx.get(f"{files}/read", params={"path": stdout, "offset": "abc"})
+    assert garbage.status_code == 400 and "Failed to parse offset" in garbage.text
+    nothing = httpx.get(f"{files}/read", params={"path": stdout, "offset": 0, "length": 0})
+    assert nothing.json() == {"offset": 0, "data": ""}
+    to_end = httpx.get(f"{files}/read", params={"path": stdout, "offset": 0, "length": -1})
+    assert to_end.json() == {"offset": 0, "data": whole.text}
 
     virtual = f"/frameworks/{executor_run['framework_id']}/executors/probe-executor/runs/latest"
     latest = httpx.get(f"{files}/read", params={"path": f"{virtual}/stdout", "offset": 0})
     assert latest.status_code == 200 and "probe-executor-stdout" in latest.json()["data"]
+    listing = httpx.get(f"{files}/browse", params={"path": virtual})
+    assert listing.status_code == 200
+    # Listed paths are joined to the path asked for, here the virtual one.
+    assert f"{virtual}/stdout" in [e["path"] for e in listing.json()]
 
 
 def test_messages_and_shutdown(executor_run: dict[str, Any]) -> None:
@@ -848,3 +935,4 @@ def test_command_task_environment(cluster: Cluster, scheduler: Scheduler) -> Non
     assert env["MESOS_SANDBOX"] == env["MESOS_DIRECTORY"] == directory
     assert "PROBE_LAUNCHER_SECRET" not in env
     assert env["PROBE_AGENT_VAR"] == "from-agent-flag"
+
