@@ -935,4 +935,3 @@ def test_command_task_environment(cluster: Cluster, scheduler: Scheduler) -> Non
     assert env["MESOS_SANDBOX"] == env["MESOS_DIRECTORY"] == directory
     assert "PROBE_LAUNCHER_SECRET" not in env
     assert env["PROBE_AGENT_VAR"] == "from-agent-flag"
-
