@@ -935,3 +935,57 @@ def test_command_task_environment(cluster: Cluster, scheduler: Scheduler) -> Non
     assert env["MESOS_SANDBOX"] == env["MESOS_DIRECTORY"] == directory
     assert "PROBE_LAUNCHER_SECRET" not in env
     assert env["PROBE_AGENT_VAR"] == "from-agent-flag"
+
+
+def test_command_executor_states(cluster: Cluster) -> None:
+    """What the command executor reports (docs/high-availability-framework-guide.md)."""
+    sched = Scheduler(cluster.url, "killing-state", capabilities=[{"type": "TASK_KILLING_STATE"}])
+    try:
+        sched.subscribe()
+        offer = sched.offer()
+        argv = command_task("argv", "") | {
+            "command": {"shell": False, "value": "/bin/echo", "arguments": ["echo", "argv-ok"]}
+        }
+        sched.launch(
+            offer,
+            command_task("fails", "exit 3"),
+            command_task("slow", "sleep 60"),
+            argv,
+        )
+        failed = sched.update("fails", "TASK_FAILED")
+        assert failed["source"] == "SOURCE_EXECUTOR"
+        assert "exited with status 3" in failed.get("message", "")
+        sched.update("argv", "TASK_FINISHED")
+        running = sched.update("slow", "TASK_RUNNING")
+        kill = {"task_id": {"value": "slow"}, "agent_id": running["agent_id"]}
+        assert sched.call("KILL", kill=kill).status_code == 202
+        # With TASK_KILLING_STATE the executor says it is killing before it has killed.
+        sched.update("slow", "TASK_KILLING")
+        sched.update("slow", "TASK_KILLED")
+
+        agent = cluster.agent_url()
+        state = httpx.get(f"{agent}/state", timeout=10).json()
+        [directory] = [
+            e["directory"]
+            for f in state["frameworks"] + state.get("completed_frameworks", [])
+            if f["id"] == sched.framework_id["value"]
+            for e in f.get("executors", []) + f.get("completed_executors", [])
+            if e["id"] == "argv"
+        ]
+        out = httpx.get(f"{agent}/files/download", params={"path": f"{directory}/stdout"})
+        assert "argv-ok" in out.text
+    finally:
+        sched.stop()
+
+
+def test_no_killing_state_without_the_capability(cluster: Cluster, scheduler: Scheduler) -> None:
+    scheduler.subscribe()
+    offer = scheduler.offer()
+    scheduler.launch(offer, command_task("plain-kill", "sleep 60"))
+    running = scheduler.update("plain-kill", "TASK_RUNNING")
+    scheduler.backlog.clear()
+    kill = {"task_id": {"value": "plain-kill"}, "agent_id": running["agent_id"]}
+    assert scheduler.call("KILL", kill=kill).status_code == 202
+    scheduler.update("plain-kill", "TASK_KILLED")
+    states = [e["update"]["status"]["state"] for e in scheduler.backlog if e["type"] == "UPDATE"]
+    assert "TASK_KILLING" not in states
