@@ -428,6 +428,9 @@ def test_decline_filter_suppress_revive(cluster: Cluster, scheduler: Scheduler) 
     assert scheduler.quiet(lambda e: e["type"] == "OFFERS", 1.5)
     assert scheduler.call("REVIVE").status_code == 202
     offer = scheduler.offer()
+    # Declining an offer that is not (or no longer) valid is accepted and ignored.
+    bogus = {"offer_ids": [{"value": "no-such-offer"}]}
+    assert scheduler.call("DECLINE", decline=bogus).status_code == 202
 
     assert scheduler.call("SUPPRESS").status_code == 202
     decline = {"offer_ids": [offer["id"]], "filters": {"refuse_seconds": 0}}
@@ -574,7 +577,8 @@ def executor_run(cluster: Cluster) -> Iterator[dict[str, Any]]:
         }
         agent = cluster.agent_url()
         env = None
-        for framework in httpx.get(f"{agent}/state", timeout=10).json()["frameworks"]:
+        run["agent_state_while_running"] = httpx.get(f"{agent}/state", timeout=10).json()
+        for framework in run["agent_state_while_running"]["frameworks"]:
             for executor_state in framework["executors"]:
                 if executor_state["id"] == "probe-executor":
                     directory = executor_state["directory"]
@@ -989,3 +993,65 @@ def test_no_killing_state_without_the_capability(cluster: Cluster, scheduler: Sc
     scheduler.update("plain-kill", "TASK_KILLED")
     states = [e["update"]["status"]["state"] for e in scheduler.backlog if e["type"] == "UPDATE"]
     assert "TASK_KILLING" not in states
+
+
+def test_failover_closes_the_old_subscription(cluster: Cluster) -> None:
+    """A second SUBSCRIBE with the framework's id takes over (Disconnections, force)."""
+    first = Scheduler(cluster.url, "fails-over", failover_timeout=60)
+    second = Scheduler(cluster.url, "fails-over", failover_timeout=60)
+    try:
+        first.auto_ack = second.auto_ack = False
+        first.subscribe()
+        second.framework_id = first.framework_id
+        second.info["id"] = first.framework_id
+        body = {
+            "type": "SUBSCRIBE",
+            "framework_id": first.framework_id,
+            "subscribe": {"framework_info": second.info, "force": True},
+        }
+        client = httpx.Client(timeout=httpx.Timeout(10.0, read=None))
+        response = client.send(
+            client.build_request("POST", second.endpoint, content=json.dumps(body), headers=JSON),
+            stream=True,
+        )
+        assert response.status_code == 200
+        second._response, second._stream_client = response, client
+        second.stream_id = response.headers["Mesos-Stream-Id"]
+        threading.Thread(target=second._read, args=(response,), daemon=True).start()
+        subscribed = second.next(lambda e: e["type"] == "SUBSCRIBED")
+        assert subscribed["subscribed"]["framework_id"] == first.framework_id
+        # master.cpp failoverFramework: the old connection hears why, then is closed.
+        error = first.next(lambda e: e["type"] == "ERROR")
+        assert "failed over" in error["error"]["message"]
+        with pytest.raises(AssertionError, match="stream ended"):
+            first.next(lambda e: False)
+        assert first.call("REVIVE").status_code == 400  # its stream id is stale
+        assert second.call("REVIVE").status_code == 202
+    finally:
+        first.framework_id = None
+        first.drop_stream()
+        first.client.close()
+        second.stop()
+
+
+def test_agent_state_while_running(executor_run: dict[str, Any]) -> None:
+    """The agent's /state (src/slave/http.cpp): its frameworks, executors and tasks."""
+    state = executor_run["agent_state_while_running"]
+    assert state["id"] == executor_run["agent_id"]
+    assert {"id", "pid", "hostname", "frameworks", "completed_frameworks"} <= set(state)
+    framework = next(f for f in state["frameworks"] if f["id"] == executor_run["framework_id"])
+    executor = next(e for e in framework["executors"] if e["id"] == "probe-executor")
+    assert {
+        "id",
+        "name",
+        "source",
+        "directory",
+        "resources",
+        "tasks",
+        "queued_tasks",
+        "completed_tasks",
+        "container",
+    } <= set(executor)
+    assert executor["directory"] == executor_run["env"]["MESOS_DIRECTORY"]
+    [task] = executor["tasks"]
+    assert task["id"] == "custom" and task["state"] == "TASK_RUNNING"
