@@ -107,6 +107,12 @@ class CommandTask:
     killed: bool = False
 
     @property
+    def reports_killing(self) -> bool:
+        """The framework has the TASK_KILLING_STATE capability (mesos.proto)."""
+        capabilities = self.framework_info.get("capabilities", [])
+        return any(c.get("type") == "TASK_KILLING_STATE" for c in capabilities)
+
+    @property
     def role(self) -> str:
         """The role the task's resources are allocated to (MESOS_ALLOCATION_ROLE)."""
         roles = self.framework_info.get("roles") or [self.framework_info.get("role", "*")]
@@ -439,6 +445,18 @@ class Agent:
             if not command.killed:
                 command.killed = True
                 if command.process is not None:
+                    if command.reports_killing:
+                        # src/launcher/executor.cpp `kill`: a launched task is reported
+                        # TASK_KILLING first when the framework can handle it.
+                        self.forward(
+                            framework_id,
+                            {
+                                "task_id": {"value": task_id},
+                                "state": TaskState.KILLING.value,
+                                "source": "SOURCE_EXECUTOR",
+                                "executor_id": {"value": task_id},
+                            },
+                        )
                     self._background.run(processes.terminate(command.process, command.grace))
             return
         for executor in self.executors.values():

@@ -650,15 +650,16 @@ class Master:
                     unreachable_time=link.unreachable_time,
                 )
                 continue
+            # master.cpp `_reconcileTasks`, case (3): unknown to a registered agent.
+            registered = link is not None and agent_id in self.agents
+            message = "Reconciliation: Task is unknown" + (" to the agent" if registered else "")
             if not framework.partition_aware:
                 state = TaskState.LOST
-            elif agent_id in self.removed_agents:
+            elif registered or agent_id in self.removed_agents:
                 state = TaskState.GONE
             else:
                 state = TaskState.UNKNOWN
-            self._master_update(
-                framework, item, state, "REASON_RECONCILIATION", "Reconciliation: Task is unknown"
-            )
+            self._master_update(framework, item, state, "REASON_RECONCILIATION", message)
 
     def _reconcile_known(self, framework: Framework, task: Task) -> None:
         status: dict[str, Any] = {
