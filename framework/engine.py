@@ -138,6 +138,7 @@ class Engine:
         self.launching: dict[str, tuple[Task, float]] = {}
         self.kills: dict[str, KillOrder] = {}
         self.executors: set[str] = set()  # agents where femto's executor runs
+        self.room = placement.AgentRoom()  # what agents have offered: tasks none can hold
         self.agent_urls: dict[str, str] = {}  # agent id -> base URL, from offers (femto logs)
         self.suppressed = False
         self.halted = False  # deposed: no launches, no writes, no acknowledgements
@@ -455,6 +456,7 @@ class Engine:
             self.store.put("meta", "framework", {"id": framework_id})
             self.suppressed = False
             self.executors.clear()  # re-learnt from offers and updates
+            self.room = placement.AgentRoom()
             outstanding: dict[str, str | None] = {}
             for tasks in self.tasks.values():
                 for task in tasks:
@@ -474,6 +476,9 @@ class Engine:
                 return
             self.counters["offers_received"] += len(offers)
             now = self.clock()
+            slots = [self._slot(offer) for offer in offers]
+            for slot in slots:
+                self.room.observe(slot)
             if not self.pending:
                 self._decline(offers, self.config.idle_decline_seconds)
                 self.refused_idle = True
@@ -485,26 +490,13 @@ class Engine:
                     self.suppressed = True
                 return
             by_id = {o["id"]["value"]: o for o in offers}
-            slots = []
-            for offer in offers:
-                cpus, _ = offer_scalar(offer, "cpus")
-                mem, _ = offer_scalar(offer, "mem")
-                agent = offer["agent_id"]["value"]
-                url = agent_url(offer)
-                if url is not None:
-                    self.agent_urls[agent] = url
-                slots.append(placement.OfferSlot(
-                    offer["id"]["value"], agent, offer.get("hostname", ""), cpus, mem,
-                    agent in self.executors,
-                ))
             # Lazy: placement stops early once the offers are full. Tasks in their
             # retry backoff already asked for a revive when it ends.
             candidates = (self._candidate(t) for t in self.pending.values()
                           if t.not_before <= now)
             plan = placement.place(
                 slots, candidates, now=now, locality_wait=self.config.locality_wait,
-                executor=placement.ExecutorCost(self.config.executor.cpus,
-                                                self.config.executor.mem),
+                executor=self._executor_cost(),
             )
             if plan.waiting_for_locality:
                 self.revive_at = min(self.revive_at or now + 0.5, now + 0.5)
@@ -515,6 +507,21 @@ class Engine:
             for offer_id, infos in launches.items():
                 self._call(partial(self._send_launch, offer_id, infos))
                 self.counters["tasks_launched"] += len(infos)
+
+    def _slot(self, offer: dict[str, Any]) -> placement.OfferSlot:
+        cpus, _ = offer_scalar(offer, "cpus")
+        mem, _ = offer_scalar(offer, "mem")
+        agent = offer["agent_id"]["value"]
+        url = agent_url(offer)
+        if url is not None:
+            self.agent_urls[agent] = url
+        return placement.OfferSlot(
+            offer["id"]["value"], agent, offer.get("hostname", ""), cpus, mem,
+            agent in self.executors,
+        )
+
+    def _executor_cost(self) -> placement.ExecutorCost:
+        return placement.ExecutorCost(self.config.executor.cpus, self.config.executor.mem)
 
     def _send_launch(self, offer_id: str, infos: list[dict[str, Any]], driver: Driver) -> None:
         try:
@@ -787,6 +794,7 @@ class Engine:
             self._set_task(task, TaskState.KILLED)
         job.state = job_transition(job.state, state)
         job.finished, job.error, job.result = self.clock(), error, result
+        job.waiting = None
         self._dirty_jobs[job.id] = job
         if state is not JobState.FINISHED and job.output is not None:
             for partition in range(job.n_tasks):
@@ -809,6 +817,11 @@ class Engine:
         with self.lock:
             self.executors.discard(agent_id)
 
+    def on_agent_lost(self, agent_id: str) -> None:
+        with self.lock:
+            self.executors.discard(agent_id)
+            self.room.forget(agent_id)
+
     # ----- time -----------------------------------------------------------
 
     def tick(self) -> None:
@@ -825,6 +838,7 @@ class Engine:
                     self._retry_or_fail(self.jobs[task.job_id], task, attempt, Fault.INFRA,
                                         f"not running after {self.config.launch_timeout}s")
             self._forget_ended_jobs()
+            self._explain_waits(now)
             self._flush()
             self._send_kills(repeat=True)
             if self.revive_at is not None and now >= self.revive_at:
@@ -838,6 +852,24 @@ class Engine:
                 continue
             del self.jobs[job_id], self.tasks[job_id], self.refs[job_id]
             self.store.delete_where("partials", job_id=job_id)
+
+    def _explain_waits(self, now: float) -> None:
+        """Say on each job whose tasks no agent seen can hold, once one of them has waited
+        past the locality wait (by then every agent has had its chance to offer). The job
+        stays PENDING: a bigger agent may join, as on any Mesos cluster."""
+        executor = self._executor_cost()
+        for job in self.jobs.values():
+            reason = None
+            if job.finished is None and job.counts.get(TaskState.PENDING, 0):
+                resources = job.spec["resources"]
+                reason = self.room.unplaceable(resources["cpus"], resources["mem"], executor)
+                if reason is not None and not any(
+                    t.state is TaskState.PENDING and t.not_before <= now
+                    and now - t.waiting_since > self.config.locality_wait
+                    for t in self.tasks[job.id]
+                ):
+                    reason = None
+            job.waiting = reason
 
     def _reconcile(self) -> None:
         rec = self.reconciliation

@@ -47,7 +47,7 @@ class FemtoScheduler(Scheduler):
 
     def agentLost(self, driver: MesosSchedulerDriver, agent_id: Any) -> None:
         log.warning("agent %s lost", agent_id["value"])
-        self.engine.on_executor_lost(agent_id["value"])
+        self.engine.on_agent_lost(agent_id["value"])
 
     def executorLost(
         self, driver: MesosSchedulerDriver, executor_id: Any, agent_id: Any, status: int | None

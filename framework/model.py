@@ -170,6 +170,8 @@ class Job:
     counts: dict[str, int] = field(default_factory=dict)  # tasks by TaskState
     attempts: int = 0
     owner: str | None = None  # the name of the token that submitted it
+    # Why its tasks cannot be placed, from the offers this scheduler saw; not persisted.
+    waiting: str | None = None
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -201,7 +203,7 @@ class Job:
                 "failed": c.get(TaskState.FAILED, 0) + c.get(TaskState.KILLED, 0),
             },
             "attempts": self.attempts, "result": finite(self.result), "error": self.error,
-            "owner": self.owner,
+            "owner": self.owner, "waiting": self.waiting,
         }
         if not with_result:
             del view["result"]

@@ -96,3 +96,48 @@ def place(
         slot.mem -= task.mem
         result.by_offer.setdefault(slot.offer_id, []).append(task.key)
     return result
+
+
+def _cost(cpus: float, mem: float) -> str:
+    return f"cpus {cpus:g}, mem {mem:g}"
+
+
+@dataclass(slots=True)
+class AgentRoom:
+    """The most each agent has offered, as far as this scheduler has seen.
+
+    Offers show an agent's free resources, so the largest offer seen is a lower bound on
+    what the agent can give one task. Kept apart for offers made with and without femto's
+    executor on the agent: without it, a task must also pay for the executor."""
+
+    best: dict[tuple[str, bool], OfferSlot] = field(default_factory=dict)
+
+    def observe(self, slot: OfferSlot) -> None:
+        key = (slot.agent_id, slot.has_executor)
+        seen = self.best.get(key)
+        if seen is None:
+            self.best[key] = OfferSlot("", slot.agent_id, slot.hostname, slot.cpus, slot.mem,
+                                       slot.has_executor)
+        else:
+            seen.cpus, seen.mem = max(seen.cpus, slot.cpus), max(seen.mem, slot.mem)
+
+    def forget(self, agent_id: str) -> None:
+        """An agent that left the cluster gives nothing any more."""
+        for key in [k for k in self.best if k[0] == agent_id]:
+            del self.best[key]
+
+    def unplaceable(self, cpus: float, mem: float, executor: ExecutorCost) -> str | None:
+        """Why a task asking `cpus`, `mem` fits no agent seen so far, or None if one offered
+        enough (or none has offered yet: nothing is known)."""
+        if not self.best:
+            return None
+        task = Candidate("", cpus, mem)
+        if any(_fits(slot, task, executor) for slot in self.best.values()):
+            return None
+        most_cpus = max(slot.cpus for slot in self.best.values())
+        most_mem = max(slot.mem for slot in self.best.values())
+        return (
+            f"no agent offers enough for a task: it needs {_cost(cpus, mem)} (plus the "
+            f"executor's {_cost(executor.cpus, executor.mem)} on an agent that does not run "
+            f"it yet); the most any agent offered is {_cost(most_cpus, most_mem)}"
+        )

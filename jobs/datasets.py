@@ -43,6 +43,8 @@ def file_uri_path(uri: str) -> str:
     path = unquote(parsed.path)
     if not path.startswith("/"):
         raise ValueError(f"uri must name an absolute path, got {uri!r}")
+    if "\x00" in path:  # no file has one in its name; os calls raise on it
+        raise ValueError(f"uri must not hold a NUL byte, got {uri!r}")
     return path
 
 

@@ -12,7 +12,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Res
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from framework.api.bodies import MAX_SPEC_BYTES, NPY, parse_json, read_body
+from framework.api.bodies import (
+    MAX_SPEC_BYTES,
+    NPY,
+    NPY_BODY_DOC,
+    json_body_doc,
+    parse_json,
+    read_body,
+)
 from framework.api.caller import WRITES, Caller, authorize
 from framework.api.executor_io import executor_router
 from framework.api.logs import logs_router
@@ -30,6 +37,7 @@ from framework.errors import (
 )
 from framework.states import JobState
 from framework.store import Fenced, StoreUnavailable
+from jobs.schemas import job_spec_schema, register_dataset_schema
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +106,7 @@ def create_app(
 
     # ----- datasets -----
 
-    @v1.put("/datasets/{name}", status_code=201)
+    @v1.put("/datasets/{name}", status_code=201, openapi_extra=NPY_BODY_DOC)
     async def upload_dataset(
         name: str, request: Request, partitions: int | None = Query(None, ge=1)
     ) -> dict[str, Any]:
@@ -106,7 +114,8 @@ def create_app(
         doc = await run_in_threadpool(datasets.upload, name, body, partitions)
         return Datasets.view(doc)
 
-    @v1.post("/datasets", status_code=201)
+    @v1.post("/datasets", status_code=201,
+             openapi_extra=json_body_doc(register_dataset_schema()))
     async def register_dataset(request: Request) -> dict[str, Any]:
         body = parse_json(await read_body(request, MAX_SPEC_BYTES))
         return Datasets.view(await run_in_threadpool(datasets.register, body))
@@ -137,7 +146,7 @@ def create_app(
 
     # ----- jobs -----
 
-    @v1.post("/jobs", status_code=201)
+    @v1.post("/jobs", status_code=201, openapi_extra=json_body_doc(job_spec_schema()))
     async def submit_job(
         request: Request, principal: Caller
     ) -> JSONResponse:

@@ -65,3 +65,14 @@ def parse_json(body: bytes) -> Any:
             return value
     raise Invalid(f"JSON is nested deeper than the limit of {MAX_JSON_DEPTH}",
                   [{"loc": "body", "msg": f"nesting depth over {MAX_JSON_DEPTH}"}])
+
+
+
+def json_body_doc(schema: dict[str, Any]) -> dict[str, Any]:
+    """`openapi_extra` for a route that parses its JSON body itself (parse_json, then a
+    model): the model's schema, so that clients and fuzzers see what the route reads."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+NPY_BODY_DOC: dict[str, Any] = {"requestBody": {"required": True, "content": {
+    NPY: {"schema": {"type": "string", "format": "binary"}}}}}

@@ -98,3 +98,12 @@ def test_only_the_npy_that_was_registered_is_served(api: httpx.Client, root: Pat
     assert_error(api.get("/v1/datasets/text/data"), 422, "not a valid .npy")
     assert_error(api.get("/v1/datasets/short/partitions/0"), 422, "registered as (4,)")
     assert_error(api.get("/v1/datasets/gone/data"), 404, "gone")
+
+
+@pytest.mark.parametrize("uri", ["file:///a%00b", "file://{root}/x%00.npy"])
+def test_a_nul_byte_in_a_uri_is_a_422_naming_it(api: httpx.Client, root: Path, uri: str) -> None:
+    before = stored(api)
+    body = {"name": "nul", "dtype": "float64",
+            "partitions": [{"uri": uri.format(root=root), "host": "agent-1", "length": 1}]}
+    assert_error(api.post("/v1/datasets", json=body), 422, "NUL byte")
+    assert stored(api) == before

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from framework.model import parse_mesos_task_id
-from framework.placement import Candidate, ExecutorCost, OfferSlot, place
+from framework.placement import AgentRoom, Candidate, ExecutorCost, OfferSlot, place
 from framework.retries import Fault, RetryPolicy, classify, decide
 from framework.states import (
     InvalidTransition,
@@ -69,6 +69,44 @@ def test_a_task_too_big_for_every_offer_is_left_pending() -> None:
     plan = place([slot("o1", "a1", cpus=0.5)], [task("big", cpus=2.0), task("small")],
                  now=0, locality_wait=3, executor=NO_EXECUTOR_COST)
     assert plan.by_offer == {"o1": ["small"]}
+
+
+EXECUTOR = ExecutorCost(0.1, 128.0)
+
+
+def test_agent_room_knows_nothing_before_any_offer() -> None:
+    assert AgentRoom().unplaceable(1000.0, 64.0, EXECUTOR) is None
+
+
+def test_agent_room_names_what_a_task_needs_and_the_most_any_agent_offered() -> None:
+    room = AgentRoom()
+    room.observe(OfferSlot("o1", "a1", "h1", 4.0, 1024.0, has_executor=False))
+    room.observe(OfferSlot("o2", "a2", "h2", 2.0, 4096.0, has_executor=False))
+    reason = room.unplaceable(8.0, 64.0, EXECUTOR)
+    assert reason is not None
+    assert "needs cpus 8, mem 64" in reason and "executor's cpus 0.1, mem 128" in reason
+    assert reason.endswith("the most any agent offered is cpus 4, mem 4096")
+    # Each resource on its own agent is not enough: one agent must hold both.
+    assert room.unplaceable(3.0, 2048.0, EXECUTOR) is not None
+    assert room.unplaceable(3.0, 512.0, EXECUTOR) is None
+
+
+def test_agent_room_counts_the_executor_only_where_it_does_not_run() -> None:
+    room = AgentRoom()
+    room.observe(OfferSlot("o1", "a1", "h1", 1.0, 1024.0, has_executor=False))
+    assert room.unplaceable(1.0, 64.0, EXECUTOR) is not None  # 1.1 cpus with the executor
+    room.observe(OfferSlot("o2", "a1", "h1", 1.0, 896.0, has_executor=True))
+    assert room.unplaceable(1.0, 64.0, EXECUTOR) is None
+
+
+def test_agent_room_keeps_the_largest_offer_and_forgets_a_lost_agent() -> None:
+    room = AgentRoom()
+    room.observe(OfferSlot("o1", "a1", "h1", 4.0, 1024.0, has_executor=True))
+    room.observe(OfferSlot("o2", "a1", "h1", 0.5, 64.0, has_executor=True))  # a busy moment
+    assert room.unplaceable(4.0, 1024.0, EXECUTOR) is None
+    room.observe(OfferSlot("o3", "a2", "h2", 1.0, 256.0, has_executor=True))
+    room.forget("a1")
+    assert room.unplaceable(4.0, 1024.0, EXECUTOR) is not None
 
 
 @pytest.mark.parametrize(
