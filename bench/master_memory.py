@@ -17,18 +17,14 @@ from typing import Any
 
 import httpx
 import numpy as np
-import psutil
 
 from bench.cluster import expect, npy
+from bench.memory import rss
 from bench.processes import child, free_port, wait_http, wait_leading
 from bench.stats import ratio
 
 BUFFER = 1_000  # the master's default --max-completed-tasks-per-framework
 BATCH = 250  # jobs submitted before waiting for them: a queue of that many, not thousands
-
-
-def rss(pid: int) -> int:
-    return int(psutil.Process(pid).memory_info().rss)
 
 
 def run_jobs(client: httpx.Client, count: int) -> None:
