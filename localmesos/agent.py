@@ -25,16 +25,10 @@ from localmesos.files import Files
 from localmesos.protocol import CallRejected, describe_exit, new_uuid, now, wait_status
 from localmesos.records import AgentRecords, command_executor_info
 from localmesos.resources import Resources, allocation_role
-from localmesos.states import (
-    EXECUTOR_TRANSITIONS,
-    TERMINAL_TASK_STATES,
-    ExecutorState,
-    TaskState,
-    check_transition,
-    task_state,
-)
+from localmesos.states import EXECUTOR_TRANSITIONS, ExecutorState, check_transition
 from localmesos.streams import EventStream
 from localmesos.watchdog import Watchdog
+from mesosapi.taskstates import TERMINAL, TaskState, task_state
 
 log = logging.getLogger(__name__)
 
@@ -593,7 +587,7 @@ class Agent:
         status["agent_id"] = {"value": self.id}
         self.records.status(framework_id, status)
         task_id = status["task_id"]["value"]
-        if task_state(status["state"]) in TERMINAL_TASK_STATES:
+        if task_state(status["state"]) in TERMINAL:
             for executor in self.executors.values():
                 if executor.framework_id == framework_id:
                     executor.tasks.pop(task_id, None)
@@ -703,7 +697,7 @@ class Agent:
 
     def _accept_update(self, executor: Executor, status: dict[str, Any]) -> None:
         if "uuid" in status:
-            terminal = task_state(status["state"]) in TERMINAL_TASK_STATES
+            terminal = task_state(status["state"]) in TERMINAL
             executor.received.setdefault(status["task_id"]["value"], {})[status["uuid"]] = terminal
         status = {**status, "source": "SOURCE_EXECUTOR"}
         status["executor_id"] = {"value": executor.executor_id}

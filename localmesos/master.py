@@ -18,17 +18,15 @@ from localmesos.protocol import CallRejected, now
 from localmesos.resources import ResourceError, Resources
 from localmesos.states import (
     FRAMEWORK_TRANSITIONS,
-    TERMINAL_TASK_STATES,
     AgentState,
     FrameworkState,
-    TaskState,
     TransitionError,
     check_transition,
     task_may_become,
-    task_state,
 )
 from localmesos.streams import EventStream
 from localmesos.validation import framework_info_error, id_error
+from mesosapi.taskstates import TERMINAL, TaskState, task_state
 
 log = logging.getLogger(__name__)
 
@@ -304,7 +302,7 @@ class Master:
             framework.failover_timer.cancel()
         self._drop_offers(framework)
         for task in list(framework.tasks.values()):
-            if task.state not in TERMINAL_TASK_STATES:
+            if task.state not in TERMINAL:
                 task.state = TaskState.KILLED
             framework.complete_task(task)
         del self.frameworks[framework.id]
@@ -525,7 +523,7 @@ class Master:
                 "Attempted to kill an unknown task",
             )
             return
-        if task.state not in TERMINAL_TASK_STATES and task.agent_id in self.agents:
+        if task.state not in TERMINAL and task.agent_id in self.agents:
             link = self.links[task.agent_id]
             if link.reachable:
                 self.agents[task.agent_id].kill_task(framework.id, task_id)
@@ -596,7 +594,7 @@ class Master:
         task = framework.tasks[task_id]
         if queue:
             self._send_pending(framework, queue[0])
-        elif task.state in TERMINAL_TASK_STATES:
+        elif task.state in TERMINAL:
             framework.complete_task(task)
         else:
             del framework.pending[task_id]
@@ -772,7 +770,7 @@ class Master:
         self, framework: Framework, agent_id: str, state: TaskState, reason: str, message: str
     ) -> None:
         for task in [t for t in framework.tasks.values() if t.agent_id == agent_id]:
-            if task.state not in TERMINAL_TASK_STATES:
+            if task.state not in TERMINAL:
                 self._master_update(framework, task.info, state, reason, message)
                 task.state = state
             framework.complete_task(task)
@@ -841,7 +839,7 @@ class Master:
         for framework in self.frameworks.values():
             state = TaskState.UNREACHABLE if framework.partition_aware else TaskState.LOST
             for task in [t for t in framework.tasks.values() if t.agent_id == agent_id]:
-                if task.state in TERMINAL_TASK_STATES:
+                if task.state in TERMINAL:
                     continue  # its updates need no agent: they keep being retried
                 self._master_update(
                     framework,

@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from localmesos.states import TERMINAL_TASK_STATES, task_state
+from mesosapi.taskstates import TERMINAL, task_state
 
 MAX_COMPLETED_FRAMEWORKS = 50
 MAX_COMPLETED_EXECUTORS_PER_FRAMEWORK = 150
@@ -110,7 +110,7 @@ class AgentRecords:
             task.statuses.pop()
         task.statuses.append(status_model(status))
         task.state = status["state"]
-        if task_state(task.state) in TERMINAL_TASK_STATES:
+        if task_state(task.state) in TERMINAL:
             del executor.tasks[task_id]
             del self._executor_of[(framework_id, task_id)]
             executor.completed_tasks.append(task)

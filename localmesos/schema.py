@@ -17,7 +17,7 @@ import string
 from dataclasses import dataclass
 from typing import Any
 
-from localmesos.states import TaskState
+from mesosapi.taskstates import TaskState
 
 
 @dataclass(frozen=True)

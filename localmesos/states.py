@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import TypeVar
 
-
-class TaskState(StrEnum):
-    STAGING = "TASK_STAGING"
-    STARTING = "TASK_STARTING"
-    RUNNING = "TASK_RUNNING"
-    KILLING = "TASK_KILLING"
-    FINISHED = "TASK_FINISHED"
-    FAILED = "TASK_FAILED"
-    KILLED = "TASK_KILLED"
-    ERROR = "TASK_ERROR"
-    LOST = "TASK_LOST"
-    DROPPED = "TASK_DROPPED"
-    GONE = "TASK_GONE"
-    GONE_BY_OPERATOR = "TASK_GONE_BY_OPERATOR"
-    UNREACHABLE = "TASK_UNREACHABLE"
-    UNKNOWN = "TASK_UNKNOWN"
-
-
-TERMINAL_TASK_STATES = frozenset(
-    {
-        TaskState.FINISHED,
-        TaskState.FAILED,
-        TaskState.KILLED,
-        TaskState.ERROR,
-        TaskState.LOST,
-        TaskState.DROPPED,
-        TaskState.GONE,
-        TaskState.GONE_BY_OPERATOR,
-    }
-)
+from mesosapi.taskstates import TERMINAL, TaskState
 
 _ACTIVE_NEXT = frozenset(
-    {TaskState.STARTING, TaskState.RUNNING, TaskState.KILLING} | TERMINAL_TASK_STATES
+    {TaskState.STARTING, TaskState.RUNNING, TaskState.KILLING} | TERMINAL
 )
 
 # An executor may repeat RUNNING (e.g. with new data); nothing leaves a terminal state.
@@ -51,16 +22,8 @@ TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
     TaskState.KILLING: (_ACTIVE_NEXT - {TaskState.STARTING, TaskState.RUNNING})
     | {TaskState.UNREACHABLE},
     TaskState.UNREACHABLE: _ACTIVE_NEXT | {TaskState.STAGING},
-    **{state: frozenset() for state in TERMINAL_TASK_STATES},
+    **{state: frozenset() for state in TERMINAL},
 }
-
-
-def task_state(name: str) -> TaskState:
-    """Parses a TaskState name; raises ValueError naming an unknown one."""
-    try:
-        return TaskState(name)
-    except ValueError:
-        raise ValueError(f"unknown task state {name!r}") from None
 
 
 def task_may_become(current: TaskState, new: TaskState) -> bool:

@@ -31,6 +31,7 @@ from mesosapi.errors import CallError, MesosError, NotConnected, StreamEnded
 from mesosapi.loop import LoopThread
 from mesosapi.state import DriverState, StateMachine
 from mesosapi.stream import JSON_HEADERS, iter_events
+from mesosapi.taskstates import TERMINAL
 
 logger = logging.getLogger(__name__)
 
@@ -43,20 +44,6 @@ POST_ATTEMPTS = 3
 SUBSCRIBE_TIMEOUT = 30.0
 IDLE_FOREVER = 365 * 24 * 3600.0
 BACKOFF_BASE = 0.1
-
-TERMINAL_STATES = frozenset(
-    {
-        "TASK_FINISHED",
-        "TASK_FAILED",
-        "TASK_KILLED",
-        "TASK_ERROR",
-        "TASK_LOST",
-        "TASK_DROPPED",
-        "TASK_GONE",
-        "TASK_GONE_BY_OPERATOR",
-    }
-)
-
 
 @dataclass(frozen=True)
 class ExecutorEnvironment:
@@ -402,7 +389,7 @@ class MesosExecutorDriver:
         acknowledged = event.acknowledged
         with self._lock:
             status = self._unacked_updates.pop(acknowledged.get("uuid") or "", None)
-            if status is not None and status.get("state") in TERMINAL_STATES:
+            if status is not None and status.get("state") in TERMINAL:
                 self._open_tasks.pop(status["task_id"]["value"], None)
         if status is None:
             logger.debug("acknowledgement of an unknown update %s", acknowledged.to_dict())

@@ -10,14 +10,13 @@ from localmesos.resources import ResourceError, Resources
 from localmesos.states import (
     AGENT_TRANSITIONS,
     FRAMEWORK_TRANSITIONS,
-    TERMINAL_TASK_STATES,
     AgentState,
     FrameworkState,
-    TaskState,
     TransitionError,
     check_transition,
     task_may_become,
 )
+from mesosapi.taskstates import TERMINAL, TaskState
 
 
 def res(
@@ -104,7 +103,7 @@ def test_framework_transitions() -> None:
 
 def test_unreachable_is_not_terminal() -> None:
     # mesos.proto: TASK_UNREACHABLE may be followed by any state once the agent is back.
-    assert TaskState.UNREACHABLE not in TERMINAL_TASK_STATES
+    assert TaskState.UNREACHABLE not in TERMINAL
     assert task_may_become(TaskState.RUNNING, TaskState.UNREACHABLE)
     for later in (TaskState.RUNNING, TaskState.KILLED, TaskState.FINISHED, TaskState.STAGING):
         assert task_may_become(TaskState.UNREACHABLE, later)
