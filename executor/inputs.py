@@ -8,8 +8,8 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 
 from executor.httpio import Api, request
-from executor.task import PartitionRef
 from jobs.datasets import load_npy
+from jobs.wire import PartitionRef
 
 
 class InputError(Exception):

@@ -22,10 +22,17 @@ from pydantic import ValidationError
 from executor.httpio import Api, Cancelled, Unreachable, new_client
 from executor.inputs import read_left_tail, read_partition
 from executor.outputs import put_output
-from executor.task import PayloadError, TaskPayload, describe_validation_error, parse_payload
 from executor.tasklog import TaskLog
 from jobs.operations import get_operation
 from jobs.operations.base import PROGRAM_STDERR
+from jobs.wire import (
+    OutputMeta,
+    PayloadError,
+    TaskPayload,
+    TaskResult,
+    describe_validation_error,
+    parse_payload,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +56,7 @@ class Outcome(StrEnum):
 @dataclass(frozen=True)
 class TaskOutcome:
     state: Outcome
-    data: dict[str, Any] | None = None
+    result: TaskResult | None = None  # with FINISHED
     message: str | None = None
 
 
@@ -191,9 +198,8 @@ def _execute(
         return TaskOutcome(Outcome.KILLED)
 
     if operation.kind == "query":
-        data = _json_safe({"result": result})
         progress(1.0)
-        return TaskOutcome(Outcome.FINISHED, data=data)
+        return TaskOutcome(Outcome.FINISHED, result=TaskResult(result=_json_safe(result)))
 
     array = np.asarray(result)
     if array.ndim == 0:
@@ -203,5 +209,5 @@ def _execute(
     if cancel.is_set():
         return TaskOutcome(Outcome.KILLED)
     progress(1.0)
-    output = {"length": int(array.shape[0]), "dtype": str(array.dtype)}
-    return TaskOutcome(Outcome.FINISHED, data={"output": output})
+    output = OutputMeta(length=array.shape[0], dtype=array.dtype.str, shape=list(array.shape))
+    return TaskOutcome(Outcome.FINISHED, result=TaskResult(output=output))

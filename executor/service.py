@@ -7,7 +7,6 @@ status updates and progress messages.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -25,6 +24,7 @@ from executor.tasklog import TaskLog
 from executor.taskstate import MESOS_STATE, TERMINAL, TaskEvent, TaskState, transition
 from jobs.operations.command import GRACE_SECONDS as COMMAND_GRACE_SECONDS
 from jobs.operations.command import end_all_programs
+from jobs.wire import Progress
 from mesosapi.encoding import decode_data, encode_data
 from mesosapi.executor import Executor, MesosExecutorDriver
 
@@ -244,8 +244,8 @@ class FemtoExecutor(Executor):
         data = None
         if state in (TaskState.FAILED, TaskState.LOST) and outcome is not None:
             message = outcome.message
-        elif state is TaskState.FINISHED and outcome is not None and outcome.data is not None:
-            data = json.dumps(outcome.data).encode()
+        elif state is TaskState.FINISHED and outcome is not None and outcome.result is not None:
+            data = outcome.result.to_bytes()
         elif state is TaskState.KILLED:
             message = "killed"
         self._send(record.task_id, MESOS_STATE[state], message=message, data=data)
@@ -279,9 +279,9 @@ class FemtoExecutor(Executor):
         if now - record.last_progress < PROGRESS_INTERVAL:
             return  # short tasks would spend more on reporting progress than on work
         record.last_progress = now
-        message = {"task_id": record.task_id, "progress": fraction}
+        message = Progress(task_id=record.task_id, progress=fraction)
         try:
-            driver.sendFrameworkMessage(json.dumps(message).encode())
+            driver.sendFrameworkMessage(message.to_bytes())
         except Exception as exc:
             # Progress is advisory: losing one message must never fail the task.
             log.debug("progress for task %s not sent: %s", record.task_id, exc)

@@ -8,7 +8,6 @@ take it.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -48,6 +47,7 @@ from jobs.limits import Limits
 from jobs.operations import UnknownOperation, get_operation
 from jobs.operations.base import Query
 from jobs.spec import SpecError, parse_job_spec, spec_fingerprint
+from jobs.wire import parse_progress, parse_task_result
 from mesosapi.encoding import decode_data
 from mesosapi.errors import MesosError
 
@@ -718,10 +718,11 @@ class Engine:
         if not data:
             return None
         try:
-            message = json.loads(decode_data(data))
-        except ValueError:
+            message = parse_task_result(decode_data(data))
+        except ValueError as exc:
+            log.warning("task %s finished with %s", status["task_id"]["value"], exc)
             return None
-        return message.get("result", message.get("output"))
+        return message.output.model_dump() if message.output is not None else message.result
 
     def _failed(self, job: Job, task: Task, attempt: Attempt, status: dict[str, Any]) -> None:
         attempt.state, attempt.ended = status["state"], self.clock()
@@ -803,12 +804,12 @@ class Engine:
 
     def on_message(self, data: bytes) -> None:
         try:
-            message = json.loads(data)
-            parsed = parse_mesos_task_id(str(message["task_id"]))
-            progress = float(message["progress"])
-        except (ValueError, KeyError, TypeError):
+            message = parse_progress(data)
+        except ValueError:
             log.debug("ignored a framework message that is not progress: %r", data[:200])
             return
+        parsed = parse_mesos_task_id(message.task_id)
+        progress = message.progress
         with self.lock:
             if parsed and parsed[0] in self.tasks and parsed[1] < len(self.tasks[parsed[0]]):
                 self.tasks[parsed[0]][parsed[1]].progress = min(1.0, max(0.0, progress))

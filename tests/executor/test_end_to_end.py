@@ -14,6 +14,7 @@ import psutil
 import pytest
 from addict import Dict
 
+from jobs.wire import Progress, parse_progress, parse_task_result
 from localmesos import LocalMesos
 from mesosapi.encoding import decode_data, encode_data
 from mesosapi.scheduler import MesosSchedulerDriver, Scheduler
@@ -32,7 +33,7 @@ class PlacingScheduler(Scheduler):
     def __init__(self) -> None:
         self.pending: dict[str, list[tuple[str, bytes]]] = {}
         self.updates: dict[str, list[Dict]] = {}
-        self.progress: list[dict[str, Any]] = []
+        self.progress: list[Progress] = []
         self._lock = threading.Lock()
 
     def queue(self, agent_id: str, task_id: str, payload: dict[str, Any]) -> None:
@@ -73,7 +74,7 @@ class PlacingScheduler(Scheduler):
         self, driver: MesosSchedulerDriver, executor_id: Dict, agent_id: Dict, data: bytes
     ) -> None:
         with self._lock:
-            self.progress.append(json.loads(data))
+            self.progress.append(parse_progress(data))
 
     def states(self, task_id: str) -> list[str]:
         with self._lock:
@@ -166,10 +167,10 @@ def test_tasks_share_one_executor_per_agent_and_kill_and_shutdown_leave_nothing(
             status = scheduler.final(f"sum.{i}.0")
             assert status.state == "TASK_FINISHED", status.to_dict()
             assert scheduler.states(f"sum.{i}.0") == ["TASK_FINISHED"]  # quick: no RUNNING
-            partials.append(json.loads(decode_data(status.data))["result"]["value"])
+            partials.append(parse_task_result(decode_data(status.data)).result["value"])
         assert sum(partials) == pytest.approx(float(np.sum(data)), rel=1e-12)
         # Quick tasks send no progress messages through the master.
-        assert not [m for m in scheduler.progress if m["task_id"].startswith("sum.")]
+        assert not [m for m in scheduler.progress if m.task_id.startswith("sum.")]
 
         # One long-lived executor per agent ran all of that agent's tasks, and stays up.
         executors = executor_processes()

@@ -14,6 +14,7 @@ import pytest
 from executor.runner import COMPUTED, INPUTS_READ, Outcome, TaskOutcome, run_task
 from jobs.datasets import load_npy
 from jobs.operations import get_operation
+from jobs.wire import OutputMeta, TaskResult
 from tests.executor.conftest import FakeApi
 from tests.waiting import wait_for
 
@@ -71,9 +72,9 @@ def test_query_from_a_local_file_matches_numpy(
     data = RNG.uniform(0, 100, 10_000)
     outcome = run(payload(operation, [save(tmp_path, "x", data)], params))
     assert outcome.state is Outcome.FINISHED, outcome.message
-    assert outcome.data is not None
+    assert outcome.result is not None
     op = get_operation(operation)
-    result = op.reduce([outcome.data["result"]], op.parse_params(params))
+    result = op.reduce([outcome.result.result], op.parse_params(params))
     assert result["value"] == pytest.approx(float(expected(data)), rel=1e-12)
 
 
@@ -85,10 +86,10 @@ def test_histogram_over_http_with_a_credential_is_numpys(api: FakeApi) -> None:
     params = {"bins": 20, "range": [0.0, 100.0]}
     outcome = run(payload("histogram", [ref], params, credential="s3cret"))
     assert outcome.state is Outcome.FINISHED, outcome.message
-    assert outcome.data is not None
+    assert outcome.result is not None
     counts, edges = np.histogram(data, 20, (0.0, 100.0))
     op = get_operation("histogram")
-    result = op.reduce([outcome.data["result"]], op.parse_params(params))
+    result = op.reduce([outcome.result.result], op.parse_params(params))
     assert result["counts"] == counts.tolist()
     assert result["edges"] == pytest.approx(edges.tolist())
 
@@ -104,7 +105,7 @@ def test_a_uri_missing_on_this_machine_falls_back_to_the_url(tmp_path: Path, api
     }
     outcome = run(payload("sum", [ref]))
     assert outcome.state is Outcome.FINISHED, outcome.message
-    assert outcome.data == {"result": {"value": 4950.0}}
+    assert outcome.result == TaskResult(result={"value": 4950.0})
     assert api.calls == [("GET", "/executor/datasets/x/partitions/0")]
 
 
@@ -118,7 +119,8 @@ def test_transform_uploads_its_output(tmp_path: Path, api: FakeApi) -> None:
         )
     )
     assert outcome.state is Outcome.FINISHED, outcome.message
-    assert outcome.data == {"output": {"length": 1_000, "dtype": "int64"}}
+    assert outcome.result == TaskResult(
+        output=OutputMeta(length=1_000, dtype=np.dtype("int64").str, shape=[1_000]))
     np.testing.assert_array_equal(
         load_npy(api.output("job1", 0)), np.floor(data).astype(np.int64) % 2
     )

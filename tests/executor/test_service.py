@@ -19,6 +19,7 @@ import pytest
 from executor import service
 from executor.service import FemtoExecutor
 from executor.taskstate import MESOS_STATE, TERMINAL, TRANSITIONS, TaskEvent, TaskState, transition
+from jobs.wire import Progress, TaskResult, parse_progress, parse_task_result
 from mesosapi.encoding import encode_data
 
 
@@ -35,7 +36,7 @@ class RecordingDriver:
 
     def __init__(self) -> None:
         self.updates: list[dict[str, Any]] = []
-        self.messages: list[dict[str, Any]] = []
+        self.messages: list[Progress] = []
         self._lock = threading.Lock()
 
     def sendStatusUpdate(self, status: dict[str, Any]) -> None:
@@ -44,7 +45,7 @@ class RecordingDriver:
 
     def sendFrameworkMessage(self, data: bytes) -> None:
         with self._lock:
-            self.messages.append(json.loads(data))
+            self.messages.append(parse_progress(data))
 
     def states(self, task_id: str) -> list[str]:
         with self._lock:
@@ -127,10 +128,11 @@ def test_a_quick_query_reports_its_result_alone_without_chatter(
     # It ends within RUNNING_DELAY, so its terminal update is the only one.
     assert driver.wait_terminal("j.0.0") == ["TASK_FINISHED"]
     finished = driver.update("j.0.0", "TASK_FINISHED")
-    assert json.loads(base64.b64decode(finished["data"])) == {"result": {"value": 45.0}}
+    result = parse_task_result(base64.b64decode(finished["data"]))
+    assert result == TaskResult(result={"value": 45.0})
     assert finished["source"] == "SOURCE_EXECUTOR"
     # A task this quick sends no progress messages: its updates say it all.
-    assert not [m for m in driver.messages if m["task_id"] == "j.0.0"]
+    assert not [m for m in driver.messages if m.task_id == "j.0.0"]
 
 
 def test_progress_is_reported_at_milestones_once_a_task_has_run_a_while(
@@ -140,7 +142,7 @@ def test_progress_is_reported_at_milestones_once_a_task_has_run_a_while(
     monkeypatch.setattr(service, "PROGRESS_INTERVAL", 0.0)  # every task counts as long
     executor.launchTask(driver, task_info("j.1.0", sum_task(tmp_path, np.arange(10.0))))
     assert driver.wait_terminal("j.1.0") == ["TASK_FINISHED"]
-    progress = [m["progress"] for m in driver.messages if m["task_id"] == "j.1.0"]
+    progress = [m.progress for m in driver.messages if m.task_id == "j.1.0"]
     assert progress == [0.3]  # inputs read; 1.0 is what TASK_FINISHED means
 
 
@@ -151,8 +153,8 @@ def test_many_tasks_share_the_pool_and_each_ends_once(
         executor.launchTask(driver, task_info(f"j.{i}.0", sum_task(tmp_path, np.ones(i + 1))))
     for i in range(12):
         assert driver.wait_terminal(f"j.{i}.0") == ["TASK_FINISHED"]
-        data = json.loads(base64.b64decode(driver.update(f"j.{i}.0", "TASK_FINISHED")["data"]))
-        assert data == {"result": {"value": float(i + 1)}}
+        data = base64.b64decode(driver.update(f"j.{i}.0", "TASK_FINISHED")["data"])
+        assert parse_task_result(data) == TaskResult(result={"value": float(i + 1)})
 
 
 def test_a_bad_payload_fails_the_task_not_the_executor(

@@ -1,6 +1,11 @@
-"""The femto task payload (TaskInfo.data): parsed and validated into typed objects.
+"""The scheduler-executor contract: every message between them, one typed definition.
 
-The scheduler in `framework/` writes this JSON; see "femto task contract" in DESIGN.md.
+- TaskPayload: TaskInfo.data, what the scheduler asks of one attempt.
+- TaskResult: TaskStatus.data of TASK_FINISHED, what the attempt produced.
+- Progress: a framework message from the executor, how far an attempt has come.
+
+The scheduler builds these models and the executor parses them (and the reverse), so a
+field renamed on one side fails the other's tests, not production.
 """
 
 from __future__ import annotations
@@ -71,6 +76,14 @@ class OutputRef(_Strict):
         return url
 
 
+class OutputMeta(_Strict):
+    """A transform's output partition as uploaded: its rows, dtype and full shape."""
+
+    length: int = Field(ge=0)
+    dtype: str
+    shape: list[int] = Field(default_factory=list)
+
+
 class TaskPayload(_Strict):
     job_id: str = Field(min_length=1)
     partition: int = Field(ge=0)
@@ -108,3 +121,49 @@ def parse_payload(raw: bytes | str | Mapping[str, Any]) -> TaskPayload:
         return TaskPayload.model_validate(dict(raw))
     except ValidationError as exc:
         raise PayloadError(f"bad task payload: {describe_validation_error(exc)}") from exc
+
+
+class TaskResult(_Strict):
+    """A finished attempt's product: a query's partial result, or the metadata of the
+    output partition it uploaded (a transform). Exactly one of the two."""
+
+    # NaN and infinities are results too (a sum over data holding NaN): kept as JSON's
+    # common NaN/Infinity extension, not turned into null.
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
+
+    result: Any = None
+    output: OutputMeta | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> TaskResult:
+        if (self.result is None) == (self.output is None):
+            raise ValueError("a task result carries a result or an output, not both or neither")
+        return self
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+class Progress(_Strict):
+    task_id: str = Field(min_length=1)  # the Mesos task id of the attempt
+    progress: float = Field(ge=0.0, le=1.0)
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+def parse_task_result(data: bytes) -> TaskResult:
+    """TaskStatus.data of a TASK_FINISHED (already base64-decoded). ValueError naming what
+    is wrong when it is not a TaskResult."""
+    try:
+        return TaskResult.model_validate_json(data)
+    except ValidationError as exc:
+        raise ValueError(f"bad task result: {describe_validation_error(exc)}") from exc
+
+
+def parse_progress(data: bytes) -> Progress:
+    """A framework message; ValueError when it is not progress."""
+    try:
+        return Progress.model_validate_json(data)
+    except ValidationError as exc:
+        raise ValueError(f"not a progress message: {describe_validation_error(exc)}") from exc
