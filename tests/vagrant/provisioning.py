@@ -31,12 +31,17 @@ def require(tool: str) -> str:
     return path
 
 
-def provision(script: str, root: Path, **env: str) -> str:
-    """Runs provision/SCRIPT into ROOT with this test run's venv; its output."""
+def run_provision(script: str, root: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """Runs provision/SCRIPT into ROOT with this test run's venv."""
     run_env = {k: v for k, v in os.environ.items() if not k.startswith(("FEMTO_", "MESOS_"))}
     run_env.update(FEMTO_ROOT=str(root), FEMTO_VENV=sys.prefix, FEMTO_SRC=str(REPO), **env)
-    done = subprocess.run(["bash", str(PROVISION / script)], env=run_env, capture_output=True,
+    return subprocess.run(["bash", str(PROVISION / script)], env=run_env, capture_output=True,
                           text=True, timeout=120)
+
+
+def provision(script: str, root: Path, **env: str) -> str:
+    """Runs provision/SCRIPT into ROOT, which must succeed; its output."""
+    done = run_provision(script, root, **env)
     assert done.returncode == 0, f"{script} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 

@@ -50,6 +50,11 @@ def test_vagrant_validate_passes_for_both_providers(tmp_path: Path) -> None:
     # Debian's vagrant brings the libvirt provider (vagrant-libvirt), which validates its
     # own block; VirtualBox is not packaged for Debian, and its provider refuses to load
     # without VBoxManage, so its block is left out (--ignore-provider), the rest checked.
+    plugins = subprocess.run([require("vagrant"), "plugin", "list"], capture_output=True,
+                             text=True, timeout=120, env={**os.environ,
+                                                          "VAGRANT_HOME": str(tmp_path / "home")})
+    assert "vagrant-libvirt" in plugins.stdout, (
+        "Debian's vagrant-libvirt is not installed: .ci/run installs it\n" + plugins.stdout)
     libvirt = vagrant_validate(tmp_path, "libvirt")
     assert libvirt.returncode == 0, libvirt.stdout + libvirt.stderr
     assert "validated successfully" in libvirt.stdout

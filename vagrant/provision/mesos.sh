@@ -6,7 +6,9 @@
 #
 # The build follows /work/shared/real-mesos.md (Debian's libraries instead of the bundled
 # ones, four source changes) and is kept: a stamp in the install prefix names the commit,
-# so provisioning again does not rebuild. FEMTO_MESOS_UNITS_ONLY=1 writes the units alone.
+# so provisioning again does not rebuild. FEMTO_MESOS_UNITS_ONLY=1 writes the units alone;
+# MESOS_CHANGES_ONLY=1 applies the source changes to the checkout at MESOS_SRC and stops
+# (to see whether they still apply to another commit before building it).
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -169,6 +171,11 @@ RestartSec=2
 WantedBy=multi-user.target
 UNIT
 }
+
+if [ -n "${MESOS_CHANGES_ONLY:-}" ]; then
+    change_sources
+    exit 0
+fi
 
 case $MODE in
 real)

@@ -25,9 +25,12 @@ fingerprints() {
 }
 
 apt_install ca-certificates curl gnupg
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# A keyring of its own for gpg, so root's is left alone.
+export GNUPGHOME="$tmp/gnupg"
+mkdir -m 700 "$GNUPGHOME"
 if [ ! -s "$KEYRING" ] || [ "$(fingerprints "$KEYRING")" != "$FINGERPRINT" ]; then
-    tmp=$(mktemp -d)
-    trap 'rm -rf "$tmp"' EXIT
     curl -fsSL "$KEY_URL" -o "$tmp/key.asc"
     got=$(fingerprints "$tmp/key.asc")
     [ "$got" = "$FINGERPRINT" ] ||
