@@ -158,7 +158,11 @@ cat >"$work/failover.json" <<'SPEC'
  "inputs": ["events"], "output": "events-slow-copy",
  "resources": {"cpus": 0.25, "mem": 64}, "max_retries": 3}
 SPEC
-job_running() { [ "$(api GET "$1/v1/jobs/$2" | field tasks.running)" -gt 0 ]; }
+job_running() {
+    local running
+    running=$(api GET "$1/v1/jobs/$2" | field tasks.running)
+    [ "${running:-0}" -gt 0 ]
+}
 id=$(submit "$leader" "$work/failover.json")
 wait_until "job $id to run" job_running "$leader" "$id"
 port=${leader##*:}
