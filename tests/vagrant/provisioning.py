@@ -26,7 +26,7 @@ def require(tool: str) -> str:
     """The tool's path; a failure (never a skip) naming how CI installs it."""
     path = shutil.which(tool)
     if path is None:
-        pytest.fail(f"`{tool}` is not installed: .ci/run installs it "
+        pytest.fail(f"`{tool}` is not installed: tests/run installs it "
                     "(apt-get install -y vagrant shellcheck)")
     return path
 

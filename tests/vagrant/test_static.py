@@ -54,7 +54,7 @@ def test_vagrant_validate_passes_for_both_providers(tmp_path: Path) -> None:
                              text=True, timeout=120, env={**os.environ,
                                                           "VAGRANT_HOME": str(tmp_path / "home")})
     assert "vagrant-libvirt" in plugins.stdout, (
-        "Debian's vagrant-libvirt is not installed: .ci/run installs it\n" + plugins.stdout)
+        "Debian's vagrant-libvirt is not installed: tests/run installs it\n" + plugins.stdout)
     libvirt = vagrant_validate(tmp_path, "libvirt")
     assert libvirt.returncode == 0, libvirt.stdout + libvirt.stderr
     assert "validated successfully" in libvirt.stdout
