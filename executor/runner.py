@@ -33,6 +33,7 @@ from jobs.wire import (
     describe_validation_error,
     parse_payload,
 )
+from mesosapi.taskstates import TaskState as MesosTaskState
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +46,12 @@ SLOT_POLL = 0.1  # seconds between looks at the cancel flag while waiting for a 
 class Outcome(StrEnum):
     """How a task ended; the values are the Mesos TaskState names sent to the scheduler."""
 
-    FINISHED = "TASK_FINISHED"
-    FAILED = "TASK_FAILED"
-    KILLED = "TASK_KILLED"
+    FINISHED = MesosTaskState.FINISHED.value
+    FAILED = MesosTaskState.FAILED.value
+    KILLED = MesosTaskState.KILLED.value
     # Femto's API could not be reached to read inputs or deliver the output: not
     # the work's fault, and the task can run again (what TASK_LOST means to Mesos).
-    LOST = "TASK_LOST"
+    LOST = MesosTaskState.LOST.value
 
 
 @dataclass(frozen=True)
