@@ -570,11 +570,6 @@ class Agent:
                     processes.signal_group(command.process.pid, signal.SIGKILL)
         await self._drain(lambda fid: not keeps(fid))
 
-    def forget_framework_tasks(self, framework_id: str, task_ids: list[str]) -> None:
-        for task_id in task_ids:
-            self._free_task(framework_id, task_id)
-        self.master.resources_released(self)
-
     # ------------------------------------------------------------------ status updates
 
     def forward(
