@@ -22,9 +22,9 @@ from pydantic import ValidationError
 from executor.httpio import Api, Cancelled, Unreachable, new_client
 from executor.inputs import read_left_tail, read_partition
 from executor.outputs import put_output
+from executor.programs import TaskPrograms
 from executor.tasklog import TaskLog
 from jobs.operations import get_operation
-from jobs.operations.base import PROGRAM_STDERR
 from jobs.wire import (
     OutputMeta,
     PayloadError,
@@ -185,16 +185,8 @@ def _execute(
         return TaskOutcome(Outcome.KILLED)
     progress(INPUTS_READ)
 
-    program_stderr = None
-    if task_log is not None and not operation.computes_in_process:
-        task_log.keep()  # the program's stderr goes to the task's log as it runs
-        program_stderr = task_log.stderr
-    stderr = PROGRAM_STDERR.set(program_stderr)
-    try:
-        with _slot(compute if operation.computes_in_process else None, cancel):
-            result = operation.map(inputs, params, left, cancel=cancel)
-    finally:
-        PROGRAM_STDERR.reset(stderr)
+    with _slot(compute if operation.computes_in_process else None, cancel):
+        result = operation.map(inputs, params, left, programs=TaskPrograms(cancel, task_log))
     if cancel.is_set():
         return TaskOutcome(Outcome.KILLED)
 

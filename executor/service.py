@@ -20,10 +20,10 @@ from executor.delayed import FixedDelay
 from executor.httpio import new_client
 from executor.lifecycle import MESOS_STATE, TERMINAL, TaskEvent, TaskState, transition
 from executor.pool import WorkerPool
+from executor.programs import GRACE_SECONDS as COMMAND_GRACE_SECONDS
+from executor.programs import end_all_programs
 from executor.runner import Outcome, TaskOutcome, run_task
 from executor.tasklog import TaskLog
-from jobs.operations.command import GRACE_SECONDS as COMMAND_GRACE_SECONDS
-from jobs.operations.command import end_all_programs
 from jobs.wire import Progress
 from mesosapi.encoding import decode_data, encode_data
 from mesosapi.executor import Executor, MesosExecutorDriver
