@@ -1,12 +1,12 @@
-"""Running a task's external program (the `command` operation's means): its own session and
-process group, stdin and stdout as pipes, SIGTERM then SIGKILL after a grace period, and
-nothing left behind.
+"""Running a task's external program: the means of the `command` operation, whose
+description (params, what its output means) is `jobs/operations/command.py`.
 
-Each program also runs with a mark in its environment (`MARK_VARIABLE`) that every
-descendant inherits, even one that starts its own session: on cancellation or timeout the
-group and the marked processes get SIGTERM, then SIGKILL after a grace period, and whatever
-the program left behind is killed when it finishes, so no process outlives the task (see
-`mesosapi.reaping` for what a mark cannot catch).
+A program reads its stdin from a pipe and writes its stdout to one. It runs in its own
+session (so in its own process group), and with a mark in its environment
+(`MARK_VARIABLE`) that every descendant inherits, even one that starts its own session: on
+cancellation or timeout the group and the marked processes get SIGTERM, then SIGKILL after
+a grace period, and whatever the program left behind is killed when it finishes, so no
+process outlives the task (see `mesosapi.reaping` for what a mark cannot catch).
 """
 
 from __future__ import annotations

@@ -10,9 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from framework.api import datasets, executor_io, jobs, logs, service
 from framework.api.caller import authorize
 from framework.api.context import ApiContext, Redirect, ServiceInfo, leader_only
+from framework.api.datasets import router as datasets_router
+from framework.api.executor_io import router as executor_router
+from framework.api.jobs import router as jobs_router
+from framework.api.logs import router as logs_router
+from framework.api.service import leader_router
+from framework.api.service import router as service_router
 from framework.auth import Tokens
 from framework.errors import FemtoError, Unauthorized, error_details
 from framework.store import Fenced, StoreUnavailable
@@ -23,24 +28,24 @@ def error(status: int, message: str, details: list[dict[str, Any]] | None = None
 
 
 def create_app(
-    service_info: ServiceInfo, *, tokens: Tokens | None, attempt_key: bytes,
+    service: ServiceInfo, *, tokens: Tokens | None, attempt_key: bytes,
     max_upload: int = 4 << 30, exposed: bool = False,
 ) -> FastAPI:
     """`tokens` None: every client is admin (a loopback scheduler). `exposed`: the API is
     reachable beyond loopback, so the command operation needs a role that allows it."""
     app = FastAPI(title="femto", version="0.1.0", description="Scientific data jobs on Mesos")
-    assert service_info.datasets is not None
-    app.state.context = ApiContext(service_info, service_info.datasets, tokens, attempt_key,
-                                   max_upload, exposed)
+    assert service.datasets is not None
+    app.state.context = ApiContext(service, service.datasets, tokens, attempt_key, max_upload,
+                                   exposed)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorize), Depends(leader_only)])
-    v1.include_router(datasets.router)
-    v1.include_router(jobs.router)
-    v1.include_router(service.leader_router)
-    v1.include_router(logs.router)
+    v1.include_router(datasets_router)
+    v1.include_router(jobs_router)
+    v1.include_router(leader_router)
+    v1.include_router(logs_router)
     app.include_router(v1)
-    app.include_router(executor_io.router)
-    app.include_router(service.router)
+    app.include_router(executor_router)
+    app.include_router(service_router)
     _handle_errors(app)
     return app
 
