@@ -24,6 +24,7 @@ Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 NUMERIC_KINDS = "biuf"
 
+
 class Operation(ABC, Generic[P]):
     name: ClassVar[str]
     kind: ClassVar[Kind]

@@ -1,6 +1,5 @@
 """Element-by-element transforms: `real2bin` and `add`."""
 
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 

@@ -8,7 +8,6 @@ and the error stays that of summing W numbers, where a running cumsum would
 lose precision as it grows along the array.
 """
 
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
