@@ -22,9 +22,9 @@ from pydantic import ValidationError
 from executor.httpio import Api, Cancelled, Unreachable, new_client
 from executor.inputs import read_left_tail, read_partition
 from executor.outputs import put_output
+from executor.programs import TaskPrograms
 from executor.tasklog import TaskLog
 from jobs.operations import get_operation
-from jobs.operations.base import PROGRAM_STDERR
 from jobs.wire import (
     OutputMeta,
     PayloadError,
@@ -33,6 +33,7 @@ from jobs.wire import (
     describe_validation_error,
     parse_payload,
 )
+from mesosapi.taskstates import TaskState as MesosTaskState
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +46,12 @@ SLOT_POLL = 0.1  # seconds between looks at the cancel flag while waiting for a 
 class Outcome(StrEnum):
     """How a task ended; the values are the Mesos TaskState names sent to the scheduler."""
 
-    FINISHED = "TASK_FINISHED"
-    FAILED = "TASK_FAILED"
-    KILLED = "TASK_KILLED"
+    FINISHED = MesosTaskState.FINISHED.value
+    FAILED = MesosTaskState.FAILED.value
+    KILLED = MesosTaskState.KILLED.value
     # Femto's API could not be reached to read inputs or deliver the output: not
     # the work's fault, and the task can run again (what TASK_LOST means to Mesos).
-    LOST = "TASK_LOST"
+    LOST = MesosTaskState.LOST.value
 
 
 @dataclass(frozen=True)
@@ -184,16 +185,8 @@ def _execute(
         return TaskOutcome(Outcome.KILLED)
     progress(INPUTS_READ)
 
-    program_stderr = None
-    if task_log is not None and not operation.computes_in_process:
-        task_log.keep()  # the program's stderr goes to the task's log as it runs
-        program_stderr = task_log.stderr
-    stderr = PROGRAM_STDERR.set(program_stderr)
-    try:
-        with _slot(compute if operation.computes_in_process else None, cancel):
-            result = operation.map(inputs, params, left, cancel=cancel)
-    finally:
-        PROGRAM_STDERR.reset(stderr)
+    with _slot(compute if operation.computes_in_process else None, cancel):
+        result = operation.map(inputs, params, left, programs=TaskPrograms(cancel, task_log))
     if cancel.is_set():
         return TaskOutcome(Outcome.KILLED)
 

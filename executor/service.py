@@ -1,7 +1,7 @@
 """FemtoExecutor: the Mesos-facing side of the executor.
 
 One long-lived process per agent and framework. Each launched task runs `run_task` on a worker
-thread; this class only tracks task states (see `executor/taskstate.py`) and turns them into
+thread; this class only tracks task states (see `executor/lifecycle.py`) and turns them into
 status updates and progress messages.
 """
 
@@ -18,15 +18,16 @@ from typing import Any
 
 from executor.delayed import FixedDelay
 from executor.httpio import new_client
+from executor.lifecycle import MESOS_STATE, TERMINAL, TaskEvent, TaskState, transition
 from executor.pool import WorkerPool
+from executor.programs import GRACE_SECONDS as COMMAND_GRACE_SECONDS
+from executor.programs import end_all_programs
 from executor.runner import Outcome, TaskOutcome, run_task
 from executor.tasklog import TaskLog
-from executor.taskstate import MESOS_STATE, TERMINAL, TaskEvent, TaskState, transition
-from jobs.operations.command import GRACE_SECONDS as COMMAND_GRACE_SECONDS
-from jobs.operations.command import end_all_programs
 from jobs.wire import Progress
 from mesosapi.encoding import decode_data, encode_data
 from mesosapi.executor import Executor, MesosExecutorDriver
+from mesosapi.taskstates import TaskState as MesosTaskState
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ class FemtoExecutor(Executor):
         for task in task_group.get("tasks", []):
             self._send(
                 task["task_id"]["value"],
-                "TASK_FAILED",
+                MesosTaskState.FAILED,
                 message="the femto executor does not run task groups",
             )
 
@@ -251,7 +252,8 @@ class FemtoExecutor(Executor):
         self._send(record.task_id, MESOS_STATE[state], message=message, data=data)
 
     def _send(
-        self, task_id: str, state: str, *, message: str | None = None, data: bytes | None = None
+        self, task_id: str, state: MesosTaskState, *, message: str | None = None,
+        data: bytes | None = None,
     ) -> None:
         driver = self._driver
         if driver is None:

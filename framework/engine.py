@@ -394,6 +394,13 @@ class Engine:
                     names.update(job.spec["inputs"])
             return names
 
+    def delete_dataset(self, name: str) -> None:
+        """NotFound if there is no dataset `name`; Conflict while an unfinished job reads it."""
+        self.datasets.get(name)
+        if name in self.busy_datasets():
+            raise Conflict(f"dataset {name!r} is an input of a running job", [{"loc": "name"}])
+        self.datasets.delete(name)
+
     def check_input(self, task_id: str, dataset: str) -> None:
         """Forbidden unless attempt `task_id` (from its credential) belongs to an unfinished
         job that reads `dataset`. A standby answers too, from the store."""

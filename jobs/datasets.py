@@ -6,7 +6,7 @@ from typing import Annotated
 from urllib.parse import unquote, urlparse
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from jobs.names import Name
 
@@ -48,39 +48,6 @@ def file_uri_path(uri: str) -> str:
     return path
 
 
-class Partition(BaseModel):
-    """One contiguous slice (along axis 0) of a dataset and where it lives."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    uri: str | None = None
-    host: str | None = None
-    length: Length
-
-
-class DatasetInfo(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: Name
-    dtype: str
-    shape: list[Length] = Field(min_length=1)
-    partitions: list[Partition] = Field(min_length=1)
-
-    @field_validator("dtype")
-    @classmethod
-    def _known_dtype(cls, value: str) -> str:
-        return canonical_dtype(value)
-
-    @model_validator(mode="after")
-    def _lengths_add_up(self) -> "DatasetInfo":
-        total = sum(p.length for p in self.partitions)
-        if total != self.shape[0]:
-            raise ValueError(
-                f"partition lengths add up to {total} but shape[0] is {self.shape[0]}"
-            )
-        return self
-
-
 class PartitionLocation(BaseModel):
     """A partition that already sits on an agent's disk (`POST /v1/datasets`)."""
 
@@ -110,15 +77,6 @@ class RegisterDataset(BaseModel):
     @classmethod
     def _known_dtype(cls, value: str) -> str:
         return canonical_dtype(value)
-
-    def to_info(self) -> DatasetInfo:
-        parts = [Partition(uri=p.uri, host=p.host, length=p.length) for p in self.partitions]
-        return DatasetInfo(
-            name=self.name,
-            dtype=self.dtype,
-            shape=[sum(p.length for p in parts)],
-            partitions=parts,
-        )
 
 
 def split(array: np.ndarray, k: int) -> list[np.ndarray]:

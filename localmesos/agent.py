@@ -22,10 +22,10 @@ from localmesos.environment import (
 )
 from localmesos.fetcher import FetchError, fetch
 from localmesos.files import Files
+from localmesos.lifecycles import EXECUTOR_TRANSITIONS, ExecutorState, check_transition
 from localmesos.protocol import CallRejected, describe_exit, new_uuid, now, wait_status
 from localmesos.records import AgentRecords, command_executor_info
 from localmesos.resources import Resources, allocation_role
-from localmesos.states import EXECUTOR_TRANSITIONS, ExecutorState, check_transition
 from localmesos.streams import EventStream
 from localmesos.watchdog import Watchdog
 from mesosapi.taskstates import TERMINAL, TaskState, task_state
@@ -569,11 +569,6 @@ class Agent:
                 if command.process is not None:
                     processes.signal_group(command.process.pid, signal.SIGKILL)
         await self._drain(lambda fid: not keeps(fid))
-
-    def forget_framework_tasks(self, framework_id: str, task_ids: list[str]) -> None:
-        for task_id in task_ids:
-            self._free_task(framework_id, task_id)
-        self.master.resources_released(self)
 
     # ------------------------------------------------------------------ status updates
 

@@ -26,7 +26,7 @@ from localmesos.master import (
     Master,
 )
 from localmesos.resources import Resources
-from localmesos.state import master_state
+from localmesos.state_endpoint import master_state
 from localmesos.watchdog import Watchdog
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from localmesos.agent import Agent
 from localmesos.files import files_routes
 from localmesos.master import Master
 from localmesos.protocol import CallRejected
-from localmesos.state import agent_state, master_state
+from localmesos.state_endpoint import agent_state, master_state
 from localmesos.streams import EventStream
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from localmesos.states import AGENT_TRANSITIONS, AgentState, check_transition
+from localmesos.lifecycles import AGENT_TRANSITIONS, AgentState, check_transition
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,7 @@ from typing import Any
 from localmesos.agent import Agent
 from localmesos.allocator import Candidate, Filter, allocate
 from localmesos.background import Background
-from localmesos.links import Acknowledgement, AgentLink
-from localmesos.protocol import CallRejected, now
-from localmesos.resources import ResourceError, Resources
-from localmesos.states import (
+from localmesos.lifecycles import (
     FRAMEWORK_TRANSITIONS,
     AgentState,
     FrameworkState,
@@ -24,6 +21,9 @@ from localmesos.states import (
     check_transition,
     task_may_become,
 )
+from localmesos.links import Acknowledgement, AgentLink
+from localmesos.protocol import CallRejected, now
+from localmesos.resources import ResourceError, Resources
 from localmesos.streams import EventStream
 from localmesos.validation import framework_info_error, id_error
 from mesosapi.taskstates import TERMINAL, TaskState, task_state

@@ -24,11 +24,9 @@ from mesosapi.taskstates import TaskState
 class Field:
     number: int  # proto field number: nested errors are listed in this order
     name: str
-    kind: str  # a scalar kind below, "enum:<Enum>" or the name of a message in MESSAGES
+    kind: str  # string, bytes, double, uint64, int32, bool, "enum:<Enum>" or a MESSAGES name
     label: str = "optional"  # or "required", "repeated"
 
-
-SCALARS = frozenset({"string", "bytes", "double", "uint64", "int32", "bool"})
 
 ENUMS: dict[str, frozenset[str]] = {
     "scheduler.Call.Type": frozenset(

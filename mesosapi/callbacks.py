@@ -38,10 +38,6 @@ class CallbackThread:
         if threading.current_thread() is not self._thread and self._thread.is_alive():
             self._thread.join(timeout)
 
-    @property
-    def is_current(self) -> bool:
-        return threading.current_thread() is self._thread
-
     def _run(self) -> None:
         while True:
             item = self._queue.get()

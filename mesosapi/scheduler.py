@@ -25,11 +25,11 @@ from addict import Dict
 from mesosapi.backoff import backoff_delay
 from mesosapi.callbacks import CallbackThread
 from mesosapi.calls import CallClient, CallFailed
+from mesosapi.connection import DriverState, StateMachine
 from mesosapi.detector import MasterDetector, redirect_target
 from mesosapi.encoding import as_id, decode_data, encode_data
 from mesosapi.errors import CallError, MesosError, NotConnected, StreamEnded
 from mesosapi.loop import LoopThread
-from mesosapi.state import DriverState, StateMachine
 from mesosapi.stream import JSON_HEADERS, iter_events
 
 logger = logging.getLogger(__name__)

@@ -6,19 +6,16 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from framework.auth import ANYONE, Principal, Tokens
+from framework.api.context import WRITES, Context
+from framework.auth import ANYONE, Principal
 from framework.errors import Forbidden, Unauthorized
 
-WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
-
-# Dependencies are async: a sync one costs every request a trip through the thread pool.
-async def authorize(request: Request) -> Principal:
-    """Who calls: the principal of its token (app.state.tokens), or anyone without tokens."""
-    tokens: Tokens | None = request.app.state.tokens
-    if tokens is None:
+async def authorize(request: Request, context: Context) -> Principal:
+    """Who calls: the principal of its token, or anyone when the API has no tokens."""
+    if context.tokens is None:
         return ANYONE
-    principal = tokens.authenticate(request.headers.get("authorization", ""))
+    principal = context.tokens.authenticate(request.headers.get("authorization", ""))
     if principal is None:
         raise Unauthorized("missing or wrong bearer token", [{"loc": "Authorization"}])
     if request.method in WRITES and not principal.may_write:

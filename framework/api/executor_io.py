@@ -4,7 +4,6 @@ and a user's token opens none of them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -13,17 +12,15 @@ from starlette.concurrency import run_in_threadpool
 
 from framework import credentials
 from framework.api.bodies import NPY, read_body
-from framework.datasets import Datasets
-from framework.engine import Engine
+from framework.api.context import Context, CurrentDatasets, CurrentEngine, leader_only
 from framework.errors import Unauthorized
 
 
-async def attempt(request: Request) -> str:
-    """The task id of the attempt whose credential the request carries, checked with the
-    key in app.state.attempt_key."""
+async def attempt(request: Request, context: Context) -> str:
+    """The task id of the attempt whose credential the request carries."""
     scheme, _, credential = request.headers.get("authorization", "").partition(" ")
-    key: bytes = request.app.state.attempt_key
-    task_id = credentials.verify(key, credential) if scheme == "Bearer" else None
+    task_id = (credentials.verify(context.attempt_key, credential) if scheme == "Bearer"
+               else None)
     if task_id is None:
         raise Unauthorized("executor routes need the attempt's credential",
                            [{"loc": "Authorization", "msg": "missing or wrong credential"}])
@@ -32,24 +29,21 @@ async def attempt(request: Request) -> str:
 
 AttemptId = Annotated[str, Depends(attempt)]
 
+router = APIRouter(prefix="/executor", include_in_schema=False)
 
-def executor_router(
-    engine: Callable[[], Engine], datasets: Datasets, max_upload: int,
-    leader_only: Callable[..., Any],
-) -> APIRouter:
-    router = APIRouter(prefix="/executor", include_in_schema=False)
 
-    @router.get("/datasets/{name}/partitions/{index}")
-    def partition(name: str, index: int, task_id: AttemptId) -> Response:
-        engine().check_input(task_id, name)
-        return Response(datasets.partition_npy(name, index), media_type=NPY)
+@router.get("/datasets/{name}/partitions/{index}")
+def partition(
+    name: str, index: int, task_id: AttemptId, engine: CurrentEngine, datasets: CurrentDatasets
+) -> Response:
+    engine.check_input(task_id, name)
+    return Response(datasets.partition_npy(name, index), media_type=NPY)
 
-    @router.put("/jobs/{job_id}/outputs/{partition}", status_code=201,
-                dependencies=[Depends(leader_only)])
-    async def output(job_id: str, partition: int, request: Request,
-                     task_id: AttemptId) -> dict[str, Any]:
-        body = await read_body(request, max_upload)
-        return await run_in_threadpool(engine().accept_output, task_id, job_id, partition,
-                                       body)
 
-    return router
+@router.put("/jobs/{job_id}/outputs/{partition}", status_code=201,
+            dependencies=[Depends(leader_only)])
+async def output(job_id: str, partition: int, request: Request, task_id: AttemptId,
+                 context: Context) -> dict[str, Any]:
+    body = await read_body(request, context.max_upload)
+    return await run_in_threadpool(context.engine.accept_output, task_id, job_id, partition,
+                                   body)

@@ -6,13 +6,13 @@ CLI needs only femto's API (and its token), and the same works on a real Mesos c
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Query
 
 from framework import sandbox
 from framework.api.caller import Caller
+from framework.api.context import Context
 from framework.engine import Engine
 from framework.errors import NotFound, Unavailable
 from framework.sandbox import LogFile
@@ -21,50 +21,46 @@ from framework.states import TERMINAL_TASK_STATES
 # Mesos reads at most 16 pages a call; asking for more only costs the agent nothing.
 DEFAULT_LENGTH = 65536
 
+router = APIRouter()
 
-def logs_router(
-    current_engine: Callable[[], Engine], master_url: Callable[[], str | None]
-) -> APIRouter:
-    router = APIRouter()
 
-    @router.get("/jobs/{job_id}/tasks/{partition}/logs")
-    def task_log(
-        job_id: str,
-        partition: int,
-        principal: Caller,
-        file: LogFile = LogFile.STDERR,
-        offset: int = Query(0, ge=0),
-        length: int = Query(DEFAULT_LENGTH, ge=1, le=1 << 20),
-        attempt: int | None = Query(None, ge=1, description="default: the latest"),
-    ) -> dict[str, Any]:
-        engine = current_engine()
-        task = _task(engine.task_views(job_id, owner=principal.owner_filter), job_id,
-                     partition)
-        chosen = _attempt(task, job_id, partition, attempt)
-        agent_id, task_id = chosen["agent_id"], chosen["task_id"]
-        framework_id = _framework_id(engine)
-        path = sandbox.log_path(framework_id, agent_id, task_id, file)
-        known = engine.agent_urls.get(agent_id)
-        agent = known or sandbox.find_agent(master_url(), agent_id)
-        try:
-            data = sandbox.read_file(agent, agent_id, path, offset, length)
-        except Unavailable:
-            if known is None:
-                raise
-            # The URL its offers gave may be stale (an agent that moved): ask the master.
-            agent = sandbox.find_agent(master_url(), agent_id)
-            data = sandbox.read_file(agent, agent_id, path, offset, length)
-        return {
-            "job_id": job_id, "partition": partition, "attempt": chosen["n"],
-            "task_id": task_id, "agent_id": agent_id, "file": file.value,
-            "state": chosen["state"],
-            # No more will be written: the attempt ended (or its task did).
-            "done": chosen["ended"] is not None or task["state"] in TERMINAL_TASK_STATES,
-            "offset": offset, "next_offset": offset + len(data),
-            "data": data.decode("utf-8", errors="replace"),
-        }
-
-    return router
+@router.get("/jobs/{job_id}/tasks/{partition}/logs")
+def task_log(
+    job_id: str,
+    partition: int,
+    principal: Caller,
+    context: Context,
+    file: LogFile = LogFile.STDERR,
+    offset: int = Query(0, ge=0),
+    length: int = Query(DEFAULT_LENGTH, ge=1, le=1 << 20),
+    attempt: int | None = Query(None, ge=1, description="default: the latest"),
+) -> dict[str, Any]:
+    engine = context.engine
+    master_url = context.service.master_url
+    task = _task(engine.task_views(job_id, owner=principal.owner_filter), job_id, partition)
+    chosen = _attempt(task, job_id, partition, attempt)
+    agent_id, task_id = chosen["agent_id"], chosen["task_id"]
+    framework_id = _framework_id(engine)
+    path = sandbox.log_path(framework_id, agent_id, task_id, file)
+    known = engine.agent_urls.get(agent_id)
+    agent = known or sandbox.find_agent(master_url(), agent_id)
+    try:
+        data = sandbox.read_file(agent, agent_id, path, offset, length)
+    except Unavailable:
+        if known is None:
+            raise
+        # The URL its offers gave may be stale (an agent that moved): ask the master.
+        agent = sandbox.find_agent(master_url(), agent_id)
+        data = sandbox.read_file(agent, agent_id, path, offset, length)
+    return {
+        "job_id": job_id, "partition": partition, "attempt": chosen["n"],
+        "task_id": task_id, "agent_id": agent_id, "file": file.value,
+        "state": chosen["state"],
+        # No more will be written: the attempt ended (or its task did).
+        "done": chosen["ended"] is not None or task["state"] in TERMINAL_TASK_STATES,
+        "offset": offset, "next_offset": offset + len(data),
+        "data": data.decode("utf-8", errors="replace"),
+    }
 
 
 def _task(views: list[dict[str, Any]], job_id: str, partition: int) -> dict[str, Any]:

@@ -9,13 +9,13 @@ readable error in all three cases, since NaN is not valid JSON and would
 only hide the empty selection.
 """
 
-import threading
 from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from jobs.operations.base import Query, Where, exact_total, selected
+from jobs.operations.programs import ProgramRunner
 
 
 class AggregateParams(BaseModel):
@@ -33,7 +33,7 @@ class Count(Query[AggregateParams]):
         inputs: list[np.ndarray],
         params: AggregateParams,
         left: np.ndarray | None,
-        cancel: threading.Event | None = None,
+        programs: ProgramRunner | None = None,
     ) -> dict[str, Any]:
         return {"value": int(selected(inputs[0], params.where).size)}
 
@@ -50,7 +50,7 @@ class Sum(Query[AggregateParams]):
         inputs: list[np.ndarray],
         params: AggregateParams,
         left: np.ndarray | None,
-        cancel: threading.Event | None = None,
+        programs: ProgramRunner | None = None,
     ) -> dict[str, Any]:
         return {"value": float(np.sum(selected(inputs[0], params.where), dtype=np.float64))}
 
@@ -67,7 +67,7 @@ class Mean(Query[AggregateParams]):
         inputs: list[np.ndarray],
         params: AggregateParams,
         left: np.ndarray | None,
-        cancel: threading.Event | None = None,
+        programs: ProgramRunner | None = None,
     ) -> dict[str, Any]:
         values = selected(inputs[0], params.where)
         return {"sum": float(np.sum(values, dtype=np.float64)), "count": int(values.size)}
@@ -90,7 +90,7 @@ class Extremum(Query[AggregateParams]):
         inputs: list[np.ndarray],
         params: AggregateParams,
         left: np.ndarray | None,
-        cancel: threading.Event | None = None,
+        programs: ProgramRunner | None = None,
     ) -> dict[str, Any]:
         values = selected(inputs[0], params.where)
         return {"value": float(self.pick(values)) if values.size else None}

@@ -7,15 +7,14 @@ a transform the partial is the output partition itself.
 """
 
 import math
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from contextvars import ContextVar
-from pathlib import Path
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from jobs.operations.programs import ProgramRunner
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -24,12 +23,6 @@ Kind = Literal["query", "transform"]
 Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 NUMERIC_KINDS = "biuf"
-
-# Where an operation that runs an external program sends the program's stderr: the executor
-# points it at the task's own log file while the task runs. A context variable, because
-# every operation shares one `map` signature and the executor runs many tasks at once,
-# each on its own thread (and so in its own context).
-PROGRAM_STDERR: ContextVar[Path | None] = ContextVar("program_stderr", default=None)
 
 
 class Operation(ABC, Generic[P]):
@@ -72,9 +65,10 @@ class Operation(ABC, Generic[P]):
         inputs: list[np.ndarray],
         params: P,
         left: np.ndarray | None,
-        cancel: threading.Event | None = None,
+        programs: ProgramRunner | None = None,
     ) -> Any:
-        """The partial result of one partition. `cancel` is honoured by long-running work."""
+        """The partial result of one partition. `programs` runs external programs for the
+        operations that need them (the executor gives one to every task)."""
 
 
 class Query(Operation[P]):
@@ -86,7 +80,7 @@ class Query(Operation[P]):
         inputs: list[np.ndarray],
         params: P,
         left: np.ndarray | None,
-        cancel: threading.Event | None = None,
+        programs: ProgramRunner | None = None,
     ) -> dict[str, Any]: ...
 
     @abstractmethod
@@ -103,7 +97,7 @@ class Transform(Operation[P]):
         inputs: list[np.ndarray],
         params: P,
         left: np.ndarray | None,
-        cancel: threading.Event | None = None,
+        programs: ProgramRunner | None = None,
     ) -> np.ndarray: ...
 
 

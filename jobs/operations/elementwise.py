@@ -1,11 +1,10 @@
 """Element-by-element transforms: `real2bin` and `add`."""
 
-import threading
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from jobs.operations.base import Transform
+from jobs.operations.programs import ProgramRunner
 
 INT64_BOUND = 2.0**63
 
@@ -25,7 +24,7 @@ class Real2Bin(Transform[NoParams]):
         inputs: list[np.ndarray],
         params: NoParams,
         left: np.ndarray | None,
-        cancel: threading.Event | None = None,
+        programs: ProgramRunner | None = None,
     ) -> np.ndarray:
         floors = np.floor(inputs[0])
         # Casting NaN, inf or values beyond int64 gives platform-dependent garbage.
@@ -68,7 +67,7 @@ class Add(Transform[NoParams]):
         inputs: list[np.ndarray],
         params: NoParams,
         left: np.ndarray | None,
-        cancel: threading.Event | None = None,
+        programs: ProgramRunner | None = None,
     ) -> np.ndarray:
         a, b = inputs
         if a.shape != b.shape:

@@ -9,7 +9,6 @@ The edges come from the partitions themselves so their dtype (float32 data
 gives float32 edges in NumPy) is NumPy's.
 """
 
-import threading
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from jobs.limits import check_limit
 from jobs.operations.base import Finite, Query, Where, selected
+from jobs.operations.programs import ProgramRunner
 
 
 class HistogramParams(BaseModel):
@@ -58,7 +58,7 @@ class Histogram(Query[HistogramParams]):
         inputs: list[np.ndarray],
         params: HistogramParams,
         left: np.ndarray | None,
-        cancel: threading.Event | None = None,
+        programs: ProgramRunner | None = None,
     ) -> dict[str, Any]:
         counts, edges = np.histogram(
             selected(inputs[0], params.where), bins=params.bins, range=params.range

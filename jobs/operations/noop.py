@@ -6,13 +6,13 @@ any computation. Each task reports `{"tasks": 1}`; the result is
 `{"tasks": n}`, the number of partitions that ran.
 """
 
-import threading
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from jobs.operations.base import Query
+from jobs.operations.programs import ProgramRunner
 
 
 class NoopParams(BaseModel):
@@ -31,7 +31,7 @@ class Noop(Query[NoopParams]):
         inputs: list[np.ndarray],
         params: NoopParams,
         left: np.ndarray | None,
-        cancel: threading.Event | None = None,
+        programs: ProgramRunner | None = None,
     ) -> dict[str, Any]:
         return {"tasks": 1}
 

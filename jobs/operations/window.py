@@ -8,13 +8,12 @@ and the error stays that of summing W numbers, where a running cumsum would
 lose precision as it grows along the array.
 """
 
-import threading
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from jobs.limits import check_limit
 from jobs.operations.base import Transform
+from jobs.operations.programs import ProgramRunner
 
 
 class SlidingMeanParams(BaseModel):
@@ -52,7 +51,7 @@ class SlidingMean(Transform[SlidingMeanParams]):
         inputs: list[np.ndarray],
         params: SlidingMeanParams,
         left: np.ndarray | None,
-        cancel: threading.Event | None = None,
+        programs: ProgramRunner | None = None,
     ) -> np.ndarray:
         return sliding_mean(inputs[0], params.window, left)
 

@@ -17,8 +17,8 @@ import psutil
 import pytest
 
 from executor import service
+from executor.lifecycle import MESOS_STATE, TERMINAL, TRANSITIONS, TaskEvent, TaskState, transition
 from executor.service import FemtoExecutor
-from executor.taskstate import MESOS_STATE, TERMINAL, TRANSITIONS, TaskEvent, TaskState, transition
 from jobs.wire import Progress, TaskResult, parse_progress, parse_task_result
 from mesosapi.encoding import encode_data
 

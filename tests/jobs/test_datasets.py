@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from jobs.datasets import DatasetInfo, Partition, RegisterDataset, load_npy, npy_bytes, split
+from jobs.datasets import RegisterDataset, load_npy, npy_bytes, split
 
 
 def test_split_is_numpy_array_split() -> None:
@@ -86,33 +86,11 @@ def test_npy_bytes_refuses_object_arrays() -> None:
         npy_bytes(np.array([object()], dtype=object))
 
 
-def test_dataset_info_checks_lengths_and_dtype() -> None:
-    info = DatasetInfo.model_validate(
-        {"name": "ev", "dtype": "<f8", "shape": [5],
-         "partitions": [{"uri": None, "host": None, "length": 2}, {"length": 3}]}
-    )
-    assert info.dtype == "float64"
-    with pytest.raises(ValidationError, match="add up to 4"):
-        DatasetInfo(name="ev", dtype="float64", shape=[5], partitions=[Partition(length=4)])
-    with pytest.raises(ValidationError, match="unknown dtype"):
-        DatasetInfo(name="ev", dtype="float65", shape=[1], partitions=[Partition(length=1)])
-    with pytest.raises(ValidationError, match="length"):
-        Partition(length=-1)
-    with pytest.raises(ValidationError, match="partitions"):
-        DatasetInfo(name="ev", dtype="float64", shape=[0], partitions=[])
-
-
 def register(**change: object) -> dict:
     body = {"name": "ev", "dtype": "float64",
             "partitions": [{"uri": "file:///data/ev-0.npy", "host": "agent-1", "length": 10},
                            {"uri": "file:///data/ev-1.npy", "host": "agent-2", "length": 5}]}
     return {**body, **change}
-
-
-def test_register_dataset_becomes_a_dataset_info() -> None:
-    info = RegisterDataset.model_validate(register()).to_info()
-    assert info.shape == [15]
-    assert [p.host for p in info.partitions] == ["agent-1", "agent-2"]
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,7 @@ import pytest
 
 from localmesos.allocator import Candidate, Filter, allocate
 from localmesos.environment import stout_duration
-from localmesos.resources import ResourceError, Resources
-from localmesos.states import (
+from localmesos.lifecycles import (
     AGENT_TRANSITIONS,
     FRAMEWORK_TRANSITIONS,
     AgentState,
@@ -16,6 +15,7 @@ from localmesos.states import (
     check_transition,
     task_may_become,
 )
+from localmesos.resources import ResourceError, Resources
 from mesosapi.taskstates import TERMINAL, TaskState
 
 

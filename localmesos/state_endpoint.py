@@ -11,10 +11,10 @@ from localmesos.environment import (
     RECOVERY_TIMEOUT_SECONDS,
     stout_duration,
 )
+from localmesos.lifecycles import AgentState
 from localmesos.master import VERSION, Framework, Master, Task
 from localmesos.records import ExecutorRecord, FrameworkRecord, TaskRecord, status_model
 from localmesos.resources import Resources, allocation_role
-from localmesos.states import AgentState
 
 
 def master_state(master: Master) -> dict[str, Any]:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from mesosapi.taskstates import TaskState as MesosTaskState
+
 
 class TaskState(Enum):
     QUEUED = "QUEUED"
@@ -61,12 +63,12 @@ TRANSITIONS: dict[tuple[TaskState, TaskEvent], TaskState] = {
 TERMINAL = frozenset({TaskState.FINISHED, TaskState.FAILED, TaskState.LOST, TaskState.KILLED})
 
 # The Mesos TaskState reported on entering each state; STARTED and KILLING are internal.
-MESOS_STATE: dict[TaskState, str] = {
-    TaskState.RUNNING: "TASK_RUNNING",
-    TaskState.FINISHED: "TASK_FINISHED",
-    TaskState.FAILED: "TASK_FAILED",
-    TaskState.LOST: "TASK_LOST",
-    TaskState.KILLED: "TASK_KILLED",
+MESOS_STATE: dict[TaskState, MesosTaskState] = {
+    TaskState.RUNNING: MesosTaskState.RUNNING,
+    TaskState.FINISHED: MesosTaskState.FINISHED,
+    TaskState.FAILED: MesosTaskState.FAILED,
+    TaskState.LOST: MesosTaskState.LOST,
+    TaskState.KILLED: MesosTaskState.KILLED,
 }
 
 

@@ -1,0 +1,97 @@
+"""What every router needs of the scheduler it serves, as FastAPI dependencies.
+
+`create_app` puts one `ApiContext` in `app.state.context`; routers ask for its parts
+(the engine, the datasets, the leader check) by dependency rather than by closing over
+them, so that each router is a plain module-level `APIRouter`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
+
+from framework.auth import Tokens
+from framework.datasets import Datasets
+from framework.engine import Engine
+from framework.errors import Unavailable
+
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class ServiceInfo(Protocol):
+    """What the API needs of the scheduler process it serves."""
+
+    url: str
+    engine: Engine | None
+    datasets: Datasets | None
+
+    @property
+    def health_problem(self) -> str | None: ...
+
+    @property
+    def mesos_connected(self) -> bool: ...
+
+    @property
+    def is_leader(self) -> bool: ...
+
+    def leader_url(self) -> str | None: ...
+
+    def master_url(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class ApiContext:
+    service: ServiceInfo
+    datasets: Datasets
+    tokens: Tokens | None  # None: every client is admin (a loopback scheduler)
+    attempt_key: bytes  # checks the executors' attempt credentials (framework.credentials)
+    max_upload: int
+    exposed: bool  # reachable beyond loopback: the command operation needs its role
+
+    @property
+    def engine(self) -> Engine:
+        engine = self.service.engine
+        assert engine is not None, "the service builds its engine before serving"
+        return engine
+
+
+class Redirect(Exception):
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+# Dependencies are async: a sync one costs every request a trip through the thread pool.
+async def api_context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.context
+    return context
+
+
+Context = Annotated[ApiContext, Depends(api_context)]
+
+
+async def current_engine(context: Context) -> Engine:
+    return context.engine
+
+
+async def current_datasets(context: Context) -> Datasets:
+    return context.datasets
+
+
+CurrentEngine = Annotated[Engine, Depends(current_engine)]
+CurrentDatasets = Annotated[Datasets, Depends(current_datasets)]
+
+
+async def leader_only(request: Request, context: Context) -> None:
+    """A standby serves reads; writes go to the leader (307 keeps method and body)."""
+    service = context.service
+    if request.method not in WRITES or service.is_leader:
+        return
+    leader = await run_in_threadpool(service.leader_url)  # may ask ZooKeeper
+    if not leader or leader == service.url:
+        raise Unavailable("no leader is elected right now; retry shortly")
+    target = leader + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    raise Redirect(target)
