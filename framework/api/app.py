@@ -28,14 +28,13 @@ from framework.auth import ANYONE, Tokens
 from framework.datasets import Datasets
 from framework.engine import Engine
 from framework.errors import (
-    Conflict,
     FemtoError,
     Forbidden,
     Unauthorized,
     Unavailable,
     error_details,
 )
-from framework.states import JobState
+from framework.lifecycle import JobState
 from framework.store import Fenced, StoreUnavailable
 from jobs.schemas import job_spec_schema, register_dataset_schema
 
@@ -138,10 +137,7 @@ def create_app(
 
     @v1.delete("/datasets/{name}", status_code=204)
     def delete_dataset(name: str) -> Response:
-        datasets.get(name)
-        if name in current_engine().busy_datasets():
-            raise Conflict(f"dataset {name!r} is an input of a running job", [{"loc": "name"}])
-        datasets.delete(name)
+        current_engine().delete_dataset(name)
         return Response(status_code=204)
 
     # ----- jobs -----

@@ -1,0 +1,508 @@
+"""The engine's I/O shell: the `Engine` the rest of femto uses.
+
+It feeds users' calls, Mesos callbacks and the ticker to the pure core
+(framework.engine.core) and carries out the instructions the core returns, in order.
+Every change is written to the store before femto acts on it (launches, kills,
+acknowledgements), so a restarted scheduler picks up where it stopped. One lock
+serialises the engine; Mesos calls go out on a sender thread after the writes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import Any, Protocol
+
+from framework import credentials
+from framework.datasets import Datasets, check_name
+from framework.engine import results
+from framework.engine.admission import Admitted, admit, check_inputs, readmit
+from framework.engine.config import EngineConfig, InputPartition
+from framework.engine.core import Core, Halted
+from framework.engine.instructions import (
+    Complete,
+    Decline,
+    DeleteOutputs,
+    ForgetPartials,
+    Instruction,
+    Kill,
+    Launch,
+    Persist,
+    Reconcile,
+    RecordPartial,
+    RememberFramework,
+    Revive,
+    Suppress,
+)
+from framework.engine.views import job_view, task_view
+from framework.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from framework.launch import executor_info, task_info
+from framework.lifecycle import JobState, TaskState
+from framework.model import Job, Task, parse_mesos_task_id
+from framework.store import KeyConflict, Store
+from jobs.datasets import load_npy
+from jobs.spec import SpecError
+from jobs.wire import PartitionRef
+from mesosapi.errors import MesosError
+
+log = logging.getLogger(__name__)
+
+
+class Driver(Protocol):
+    """What the engine asks of a Mesos scheduler driver (mesosapi's, or a test's)."""
+
+    def launchTasks(self, offer_ids: list[Any], tasks: list[Any], filters: Any = None) -> None: ...
+    def declineOffer(self, offer_ids: list[Any], filters: Any = None) -> None: ...
+    def killTask(self, task_id: Any, agent_id: Any = None) -> None: ...
+    def reconcileTasks(self, tasks: list[Any]) -> None: ...
+    def reviveOffers(self, roles: list[str] | None = None) -> None: ...
+    def suppressOffers(self, roles: list[str] | None = None) -> None: ...
+
+
+Call = Callable[[Driver], None]
+
+
+class Engine:
+    def __init__(self, store: Store, datasets: Datasets, config: EngineConfig,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.datasets = datasets
+        self.config = config
+        self.clock = clock
+        self.core = Core(config)
+        self.lock = threading.RLock()
+        self.driver: Driver | None = None
+        self._queued: list[Call] = []  # Mesos calls of this section
+        self._outbox: list[Call] = []  # ...handed to the sender thread
+        # Its own lock, not the engine's: halt() must never wait behind a store call.
+        self._outbox_ready = threading.Condition()
+        self._sender: threading.Thread | None = None
+
+    # What the API's metrics and log routes read (under the lock).
+    @property
+    def jobs(self) -> dict[str, Job]:
+        return self.core.jobs
+
+    @property
+    def pending(self) -> dict[str, Task]:
+        return self.core.pending
+
+    @property
+    def counters(self) -> dict[str, int]:
+        return self.core.counters
+
+    @property
+    def framework_id(self) -> str | None:
+        return self.core.framework_id
+
+    @property
+    def agent_urls(self) -> dict[str, str]:
+        return self.core.agent_urls
+
+    @property
+    def halted(self) -> bool:
+        return self.core.halted
+
+    @contextmanager
+    def _acting(self) -> Iterator[None]:
+        """The engine lock. Mesos calls queued while holding it go to the sender thread
+        once the section is over (after its writes), so neither the API nor Mesos
+        callbacks wait on the master."""
+        with self.lock:
+            try:
+                # One store transaction per section: fewer commits, and fewer moments
+                # where the thread holding the engine lock hands the GIL away.
+                with self.store.batch():
+                    yield
+            finally:
+                if self._queued:
+                    with self._outbox_ready:
+                        self._outbox += self._queued
+                        self._outbox_ready.notify()
+                    self._queued = []
+
+    def _send_calls(self) -> None:
+        """The sender thread: Mesos calls in the order they were queued, until halted."""
+        while True:
+            with self._outbox_ready:
+                self._outbox_ready.wait_for(lambda: self._outbox or self.halted)
+                if self.halted:
+                    return
+                actions, self._outbox = self._outbox, []
+            driver = self.driver
+            if driver is None:
+                continue
+            for action in actions:
+                try:
+                    action(driver)
+                except MesosError as exc:
+                    log.debug("mesos call failed (retried when due): %s", exc)
+                except Halted:
+                    return  # halted while the call was out: nothing more is written or sent
+
+    def halt(self) -> None:
+        """Stop acting at once; called without the lock from ZooKeeper's thread."""
+        self.core.depose()
+        with self._outbox_ready:
+            self._outbox_ready.notify()
+
+    def _check_leading(self) -> None:
+        if self.halted:
+            raise Unavailable("this scheduler is not the leader; retry against the leader")
+
+    # ----- carrying out the core's instructions ----------------------------
+
+    def _carry_out(self, instructions: list[Instruction]) -> None:
+        """In order: writes (none once halted), then Mesos calls queued for the sender. A
+        call that fails is not lost for good: kills repeat, reconciliation retries, and a
+        resubscription revives offers."""
+        mirrors: list[str] | None = None
+        for ins in instructions:
+            if not isinstance(ins, Launch | Decline | Kill | Reconcile | Revive | Suppress) \
+                    and self.halted:
+                raise Halted("a halted engine writes nothing")
+            match ins:
+                case Persist(tasks, jobs):
+                    if tasks:
+                        self.store.put_many("tasks", {t.key: t.to_doc() for t in tasks})
+                    if jobs:
+                        self.store.put_many("jobs", {j.id: j.to_doc() for j in jobs})
+                case RecordPartial(job_id, partition, attempt, value):
+                    results.record_partial(self.store, job_id, partition, attempt, value)
+                case Complete(job_id):
+                    self._complete(job_id)
+                case DeleteOutputs(job_id, attempts):
+                    for partition, n in attempts:
+                        self.store.delete_blob(results.output_blob(job_id, partition, n))
+                case ForgetPartials(job_id):
+                    self.store.delete_where("partials", job_id=job_id)
+                case RememberFramework(framework_id):
+                    self.store.put("meta", "framework", {"id": framework_id})
+                case Launch():
+                    if mirrors is None:
+                        mirrors = self.config.mirrors()
+                    self._queued.append(partial(self._send_launch, ins.offer["id"]["value"],
+                                                 self._infos(ins, mirrors)))
+                case Decline(offer_ids, seconds):
+                    self._queued.append(partial(_decline, list(offer_ids), seconds))
+                case Kill(task_id, agent_id):
+                    self._queued.append(partial(_kill, task_id, agent_id))
+                case Reconcile(tasks):
+                    self._queued.append(partial(_reconcile, tasks))
+                case Revive():
+                    self._queued.append(lambda d: d.reviveOffers())
+                case Suppress():
+                    self._queued.append(lambda d: d.suppressOffers())
+
+    def _complete(self, job_id: str) -> None:
+        active = self.core.active[job_id]
+        try:
+            result = results.result_of(self.store, self.datasets, active.job, active.admitted)
+        except results.ResultError as exc:
+            log.warning("job %s has no result: %s", job_id, exc)
+            self._carry_out(self.core.incomplete(job_id, str(exc), self.clock()))
+            return
+        self._carry_out(self.core.completed(job_id, result, self.clock()))
+
+    def _infos(self, launch: Launch, mirrors: list[str]) -> list[dict[str, Any]]:
+        offer = launch.offer
+        executor = executor_info(self.config.executor, offer["agent_id"]["value"],
+                                 self.core.framework_id or "", offer)
+        return [
+            task_info(
+                task_id=t.task_id, name=t.name, offer=offer, cpus=t.cpus, mem=t.mem,
+                executor=executor,
+                payload=t.payload.model_copy(update={
+                    "credential": credentials.issue(self.config.attempt_key, t.task_id),
+                    "api_mirrors": mirrors,
+                }),
+            )
+            for t in launch.tasks
+        ]
+
+    def _send_launch(self, offer_id: str, infos: list[dict[str, Any]], driver: Driver) -> None:
+        try:
+            driver.launchTasks([offer_id], infos, {"refuse_seconds": 1.0})
+        except MesosError as exc:
+            log.warning("launch into offer %s failed: %s", offer_id, exc)
+            with self._acting():
+                self._carry_out(self.core.unlaunch(
+                    [info["task_id"]["value"] for info in infos], self.clock()))
+
+    # ----- recovery -------------------------------------------------------
+
+    def load(self) -> None:
+        """Pick up every unfinished job from the store (after a restart or failover)."""
+        with self.lock:
+            now = self.clock()
+            for state in (JobState.PENDING, JobState.RUNNING):
+                for doc in self.store.find("jobs", state=state.value):
+                    self._load(Job.from_doc(doc), now)
+            log.info("loaded %d unfinished jobs", len(self.core.active))
+
+    def _load(self, job: Job, now: float) -> None:
+        tasks = sorted((Task.from_doc(d) for d in self.store.find("tasks", job_id=job.id)),
+                       key=lambda t: t.partition)
+        if len(tasks) != job.n_tasks:
+            self._fail_unloadable(job, f"store holds {len(tasks)} of its tasks", now)
+            return
+        try:
+            admitted = readmit(job.spec)
+            inputs = [self.datasets.get(n) for n in admitted.spec.inputs]
+        except SpecError as exc:
+            self._fail_unloadable(job, f"this femto cannot run its spec: {exc}", now)
+            return
+        except NotFound as exc:
+            self._fail_unloadable(job, exc.message, now)
+            return
+        # A partial stored before partials named their attempt names none (attempt 0).
+        partials = {p["partition"]: p.get("attempt", 0)
+                    for p in self.store.find("partials", job_id=job.id)}
+        self.core.load(job, tasks, admitted, self._inputs(inputs), partials, now)
+
+    def _fail_unloadable(self, job: Job, reason: str, now: float) -> None:
+        job.state, job.error, job.finished = JobState.FAILED, reason, now
+        self.store.put("jobs", job.id, job.to_doc())
+
+    def _inputs(self, docs: list[dict[str, Any]]) -> list[list[InputPartition]]:
+        return [
+            [InputPartition(PartitionRef(uri=r["uri"], url=r["url"], length=r["length"],
+                                         dtype=r["dtype"]), r["host"])
+             for r in self.datasets.refs(doc, self.config.api_url)]
+            for doc in docs
+        ]
+
+    # ----- users ----------------------------------------------------------
+
+    def submit(self, body: Any, owner: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Accept a job spec from `owner`; returns (job view, created). Idempotent for a
+        given id and owner."""
+        admitted = admit(body, self.config.limits)
+        with self._acting():
+            self._check_leading()
+            job_id = admitted.spec.id or str(uuid.uuid4())
+            existing = self._job(job_id)
+            if existing is not None:
+                if existing.fingerprint != admitted.fingerprint or existing.owner != owner:
+                    raise Conflict(
+                        f"job {job_id} exists with another spec", [{"loc": "id", "msg": "taken"}]
+                    )
+                return job_view(existing), False
+            inputs = []
+            for i, name in enumerate(admitted.spec.inputs):
+                doc = self.store.get("datasets", name)
+                if doc is None:
+                    raise NotFound(
+                        f"input dataset {name!r} not found",
+                        [{"loc": f"inputs.{i}", "msg": "unknown dataset"}],
+                    )
+                inputs.append(doc)
+            check_inputs(admitted, inputs)
+            now = self.clock()
+            n_tasks = len(inputs[0]["partitions"])
+            job = Job(
+                id=job_id, name=admitted.spec.name, operation=admitted.spec.operation,
+                spec=admitted.document, fingerprint=admitted.fingerprint, created=now,
+                n_tasks=n_tasks, output=self._output_name(admitted, job_id), owner=owner,
+            )
+            tasks = [Task(job_id=job_id, partition=i, waiting_since=now) for i in range(n_tasks)]
+            # Tasks first: the job document is what commits the submission.
+            self.store.put_many("tasks", {t.key: t.to_doc() for t in tasks})
+            try:
+                self.store.insert("jobs", job_id, job.to_doc())
+            except KeyConflict as exc:
+                raise Conflict(f"job {job_id} exists", [{"loc": "id"}]) from exc
+            self._carry_out(self.core.admit(job, tasks, admitted, self._inputs(inputs), now))
+            log.info("job %s (%s) submitted with %d tasks", job_id, job.operation, n_tasks)
+            return job_view(job), True
+
+    def _output_name(self, admitted: Admitted, job_id: str) -> str | None:
+        """The dataset a transform writes (admission gives a query none)."""
+        if not admitted.is_transform:
+            return None
+        output = admitted.spec.output or f"{admitted.spec.name}-{job_id[:8]}"
+        check_name(output)  # a long job name with the id appended may be too long
+        if self.store.get("datasets", output) is not None or self.core.output_taken(output):
+            raise Conflict(f"output dataset {output!r} exists", [{"loc": "output"}])
+        return output
+
+    def _job(self, job_id: str) -> Job | None:
+        """The job in memory, else as stored (call with the lock)."""
+        active = self.core.active.get(job_id)
+        if active is not None:
+            return active.job
+        doc = self.store.get("jobs", job_id)
+        if doc is None:
+            return None
+        job = Job.from_doc(doc)
+        if job.finished is None:
+            # Another scheduler runs it (this one stands by): count its tasks now.
+            tasks = [Task.from_doc(d) for d in self.store.find("tasks", job_id=job_id)]
+            job.counts = dict(Counter(t.state for t in tasks))
+            job.attempts = sum(len(t.attempts) for t in tasks)
+        return job
+
+    def job(self, job_id: str, owner: str | None = None) -> dict[str, Any]:
+        """The job's view; `owner` given: only if it is that owner's."""
+        with self.lock:
+            job = self._job(job_id)
+        if job is None or (owner is not None and job.owner != owner):
+            raise NotFound(f"job {job_id} not found", [{"loc": "id", "msg": "unknown job"}])
+        return job_view(job)
+
+    def list_jobs(
+        self, state: str | None = None, owner: str | None = None, *, offset: int = 0,
+        limit: int | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the jobs in submission order, without their results (a list of
+        large histograms ran to megabytes), and how many jobs there are in all."""
+        equals = {"state": state} if state else {}
+        docs = [d for d in self.store.find("jobs", **equals)
+                if owner is None or d.get("owner") == owner]
+        page = docs[offset:] if limit is None else docs[offset:offset + limit]
+        with self.lock:
+            jobs = [(self._job(d["id"]) or Job.from_doc(d)) if d["finished"] is None
+                    else Job.from_doc(d) for d in page]
+        return [job_view(job, with_result=False) for job in jobs], len(docs)
+
+    def task_views(self, job_id: str, owner: str | None = None) -> list[dict[str, Any]]:
+        if owner is not None:
+            self.job(job_id, owner)  # NotFound unless it is the owner's
+        with self.lock:
+            active = self.core.active.get(job_id)
+            if active is not None:
+                return [task_view(t) for t in active.tasks]
+        if self.store.get("jobs", job_id) is None:
+            raise NotFound(f"job {job_id} not found", [{"loc": "id", "msg": "unknown job"}])
+        docs = self.store.find("tasks", job_id=job_id)
+        return [task_view(Task.from_doc(d)) for d in sorted(docs, key=lambda d: d["partition"])]
+
+    def cancel(self, job_id: str, owner: str | None = None) -> dict[str, Any]:
+        with self._acting():
+            self._check_leading()
+            active = self.core.active.get(job_id)
+            if active is None or active.job.finished is not None or (
+                    owner is not None and active.job.owner != owner):
+                return self.job(job_id, owner)  # already over (or not theirs: NotFound)
+            self._carry_out(self.core.cancel(job_id, self.clock()))
+            return job_view(active.job)
+
+    def busy_datasets(self) -> set[str]:
+        with self.lock:
+            return self.core.busy_datasets()
+
+    def delete_dataset(self, name: str) -> None:
+        """Delete a dataset no unfinished job reads or writes: NotFound if there is none
+        of that name, Conflict while a job uses it."""
+        with self._acting():
+            self._check_leading()
+            self.datasets.get(name)
+            if name in self.core.busy_datasets():
+                raise Conflict(f"dataset {name!r} is in use by a running job",
+                               [{"loc": "name", "msg": "read or written by a running job"}])
+            self.datasets.delete(name)
+
+    def check_input(self, task_id: str, dataset: str) -> None:
+        """Forbidden unless attempt `task_id` (from its credential) belongs to an unfinished
+        job that reads `dataset`. A standby answers too, from the store."""
+        parsed = parse_mesos_task_id(task_id)
+        with self.lock:
+            job = self._job(parsed[0]) if parsed else None
+        if job is None or job.finished is not None or dataset not in job.spec["inputs"]:
+            raise Forbidden(
+                f"attempt {task_id} may not read dataset {dataset!r}: it is not an input of "
+                "an unfinished job of that attempt",
+                [{"loc": "Authorization", "msg": "not an input of the attempt's job"}])
+
+    def accept_output(
+        self, task_id: str, job_id: str, partition: int, body: bytes
+    ) -> dict[str, Any]:
+        """Keep a transform's output partition, uploaded by the executor running attempt
+        `task_id` (from its credential): only that partition's current, live attempt. Only
+        the blob: the partition counts once that attempt's TASK_FINISHED says so."""
+        with self.lock:
+            self._check_leading()
+            active = self.core.active.get(job_id)
+            if active is None or active.job.output is None \
+                    or not 0 <= partition < active.job.n_tasks:
+                raise NotFound(f"job {job_id} expects no output for partition {partition}")
+            task = active.tasks[partition]
+            current = task.current
+            if (current is None or task.mesos_id(current) != task_id
+                    or task.state not in (TaskState.LAUNCHING, TaskState.RUNNING)
+                    or current.ended is not None):
+                raise Forbidden(
+                    f"attempt {task_id} may not deliver partition {partition} of job {job_id}: "
+                    "it is not that partition's live attempt",
+                    [{"loc": "Authorization", "msg": "not the live attempt"}])
+            attempt = current.n
+        try:
+            array = load_npy(body)
+        except ValueError as exc:
+            raise Invalid(f"output is not a valid .npy: {exc}") from exc
+        # Keyed by attempt too: a duplicate attempt's upload never replaces the blob of
+        # the attempt whose partial counts.
+        self.store.put_blob(results.output_blob(job_id, partition, attempt), body)
+        return {"length": len(array), "dtype": array.dtype.str, "shape": list(array.shape)}
+
+    # ----- Mesos ----------------------------------------------------------
+
+    def attach(self, driver: Driver) -> None:
+        with self.lock:
+            self.driver = driver
+            if self._sender is None:
+                self._sender = threading.Thread(
+                    target=self._send_calls, name="femto-mesos-calls", daemon=True
+                )
+                self._sender.start()
+
+    def on_subscribed(self, framework_id: str) -> None:
+        with self._acting():
+            self._carry_out(self.core.on_subscribed(framework_id, self.clock()))
+
+    def on_offers(self, offers: list[dict[str, Any]]) -> None:
+        with self._acting():
+            self._carry_out(self.core.on_offers(offers, self.clock()))
+
+    def on_status(self, status: dict[str, Any]) -> None:
+        """One TaskStatus from Mesos. Returns once the change is stored, so the
+        driver acknowledges only what femto has recorded."""
+        with self._acting():
+            self._carry_out(self.core.on_status(status, self.clock()))
+
+    def on_message(self, data: bytes) -> None:
+        with self.lock:
+            self.core.on_message(data)
+
+    def on_executor_lost(self, agent_id: str) -> None:
+        with self.lock:
+            self.core.on_executor_lost(agent_id)
+
+    def on_agent_lost(self, agent_id: str) -> None:
+        with self.lock:
+            self.core.on_agent_lost(agent_id)
+
+    def tick(self) -> None:
+        """Timeouts, repeated kills, reconciliation and revives; call every ~0.5 s."""
+        with self._acting():
+            self._carry_out(self.core.tick(self.clock()))
+
+
+def _decline(offer_ids: list[dict[str, Any]], seconds: float, driver: Driver) -> None:
+    driver.declineOffer(offer_ids, {"refuse_seconds": seconds})
+
+
+def _kill(task_id: str, agent_id: str | None, driver: Driver) -> None:
+    driver.killTask({"value": task_id}, {"value": agent_id} if agent_id else None)
+
+
+def _reconcile(tasks: tuple[tuple[str, str | None], ...], driver: Driver) -> None:
+    driver.reconcileTasks([
+        {"task_id": {"value": task_id}, **({"agent_id": {"value": agent}} if agent else {})}
+        for task_id, agent in tasks
+    ])
