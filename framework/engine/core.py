@@ -13,18 +13,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from framework import placement
-from framework.engine import offers
+from framework.engine import offers, updates
 from framework.engine.admission import Admitted
 from framework.engine.config import ActiveJob, EngineConfig, InputPartition
 from framework.engine.instructions import (
-    Complete,
     DeleteOutputs,
     ForgetPartials,
     Instruction,
     Kill,
     Persist,
     Reconcile,
-    RecordPartial,
     RememberFramework,
 )
 from framework.errors import Unavailable
@@ -36,10 +34,9 @@ from framework.lifecycle import (
     task_transition,
 )
 from framework.model import Attempt, Job, Task, parse_mesos_task_id
-from framework.retries import FAILED_STATES, Fault, classify, decide
-from jobs.wire import parse_progress, parse_task_result
+from framework.retries import Fault, decide
+from jobs.wire import parse_progress
 from mesosapi import taskstates as mesos
-from mesosapi.encoding import decode_data
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +85,9 @@ class Core:
             "tasks_launched": 0, "tasks_finished": 0, "tasks_failed_attempts": 0,
             "offers_received": 0, "offers_declined": 0,
         }
-        self._dirty_tasks: dict[str, Task] = {}
+        self.dirty_tasks: dict[str, Task] = {}
         self.dirty_jobs: dict[str, Job] = {}
-        self._writes: list[Instruction] = []
+        self.writes: list[Instruction] = []
         self.calls: list[Instruction] = []
 
     @property
@@ -114,12 +111,12 @@ class Core:
                 continue
             self.calls.append(Kill(task_id, order.agent_id))
             order.sent = now
-        out = self._writes
-        if self._dirty_tasks or self.dirty_jobs:
-            out.append(Persist(tuple(self._dirty_tasks.values()),
+        out = self.writes
+        if self.dirty_tasks or self.dirty_jobs:
+            out.append(Persist(tuple(self.dirty_tasks.values()),
                                tuple(self.dirty_jobs.values())))
         out += self.calls
-        self._dirty_tasks, self.dirty_jobs, self._writes, self.calls = {}, {}, [], []
+        self.dirty_tasks, self.dirty_jobs, self.writes, self.calls = {}, {}, [], []
         return out
 
     # ----- jobs in and out ------------------------------------------------
@@ -160,17 +157,17 @@ class Core:
 
     def cancel(self, job_id: str, now: float) -> list[Instruction]:
         self._check_leading()
-        self._end_job(self.active[job_id], JobState.CANCELLED, now, error="cancelled by user")
+        self.end_job(self.active[job_id], JobState.CANCELLED, now, error="cancelled by user")
         return self._done(now=now)
 
     def completed(self, job_id: str, result: dict[str, Any], now: float) -> list[Instruction]:
         """The shell reduced the job's partials (after Complete)."""
-        self._end_job(self.active[job_id], JobState.FINISHED, now, result=result)
+        self.end_job(self.active[job_id], JobState.FINISHED, now, result=result)
         return self._done(now=now)
 
     def incomplete(self, job_id: str, reason: str, now: float) -> list[Instruction]:
         """The shell could not reduce the job's partials (after Complete)."""
-        self._end_job(self.active[job_id], JobState.FAILED, now, error=reason)
+        self.end_job(self.active[job_id], JobState.FAILED, now, error=reason)
         return self._done(now=now)
 
     # ----- Mesos ----------------------------------------------------------
@@ -179,7 +176,7 @@ class Core:
         if self.halted:
             return []
         self.framework_id = framework_id
-        self._writes.append(RememberFramework(framework_id))
+        self.writes.append(RememberFramework(framework_id))
         self.suppressed = False
         self.executors.clear()  # re-learnt from offers and updates
         self.room = placement.AgentRoom()
@@ -219,95 +216,11 @@ class Core:
             self.reconciliation.outstanding.pop(task_id, None)
         if state not in mesos.LIVE:
             self.kills.pop(task_id, None)
-        active, task, attempt = self._attempt_of(task_id)
-        if active is None or task is None or attempt is None:
-            # Not a task femto runs now (a finished job's, a stale attempt
-            # from before a restart): make sure it does not keep running.
-            if state in mesos.LIVE:
-                self._order_kill(task_id, status.get("agent_id", {}).get("value"))
-            return self._done(now=now)
-        try:
-            if state == mesos.TaskState.FINISHED:
-                self._finished(active, task, attempt, status, now)
-            elif state in FAILED_STATES:
-                self._failed(active, task, attempt, status, now)
-            elif state == mesos.TaskState.RUNNING:
-                self._running(task, attempt, now)
-        except Exception as exc:  # one bad update fails its job, not the scheduler
-            log.exception("job %s: cannot handle update %s %s", active.job.id, task_id, state)
-            if active.job.finished is None:
-                self._end_job(active, JobState.FAILED, now,
-                              error=f"internal error on update {state} of {task_id}: {exc}")
+        updates.apply(self, status, now)
         return self._done(now=now)
 
-    def _attempt_of(self, task_id: str) -> tuple[ActiveJob | None, Task | None, Attempt | None]:
-        parsed = parse_mesos_task_id(task_id)
-        if parsed is None or parsed[0] not in self.active:
-            return None, None, None
-        active = self.active[parsed[0]]
-        if parsed[1] >= len(active.tasks):
-            return active, None, None
-        task = active.tasks[parsed[1]]
-        if not 1 <= parsed[2] <= len(task.attempts):
-            return active, task, None
-        return active, task, task.attempts[parsed[2] - 1]
-
-    def _running(self, task: Task, attempt: Attempt, now: float) -> None:
-        attempt.state = mesos.TaskState.RUNNING
-        if attempt is not task.current:
-            # Not the live attempt: one femto gave up on (e.g. TASK_UNREACHABLE, retried
-            # elsewhere) whose agent came back, or a duplicate. Its work is done elsewhere.
-            self._dirty_tasks[task.key] = task
-            self._order_kill(task.mesos_id(attempt), attempt.agent_id)
-        elif task.state is TaskState.LAUNCHING:  # else a duplicate: nothing changes
-            attempt.running = now
-            self.set_task(task, TaskState.RUNNING, now)
-
-    def _finished(self, active: ActiveJob, task: Task, attempt: Attempt,
-                  status: dict[str, Any], now: float) -> None:
-        attempt.state, attempt.ended = mesos.TaskState.FINISHED, now
-        self._dirty_tasks[task.key] = task
-        if task.state in TERMINAL_TASK_STATES:
-            return
-        value = _result_of(status)
-        recorded = task.partition in active.partials
-        if value is None and attempt is not task.current:
-            # An old attempt's end without its result (e.g. the master's word when its
-            # agent re-registers): the live attempt goes on; the result may follow.
-            return
-        if value is None and not recorded:
-            # e.g. a reconciliation answer, which carries no data: run it again.
-            self._retry_or_fail(active, task, attempt, Fault.INFRA, "finished without a result",
-                                now)
-            return
-        if value is not None and not recorded:
-            # First write wins: a duplicate attempt never counts twice.
-            active.partials[task.partition] = attempt.n
-            self._writes.append(RecordPartial(active.job.id, task.partition, attempt.n, value))
-        self.pending.pop(task.key, None)
-        current = task.current
-        if current is not None and current is not attempt:
-            self._order_kill(task.mesos_id(current), current.agent_id)
-            current.ended, current.message = now, "superseded by an earlier attempt"
-        self.set_task(task, TaskState.FINISHED, now)
-        self.counters["tasks_finished"] += 1
-        if active.job.counts.get(TaskState.FINISHED, 0) == active.job.n_tasks:
-            self._writes.append(Complete(active.job.id))
-
-    def _failed(self, active: ActiveJob, task: Task, attempt: Attempt,
-                status: dict[str, Any], now: float) -> None:
-        attempt.state, attempt.ended = status["state"], now
-        # Keep the reason femto gave up on an attempt (e.g. a launch timeout).
-        attempt.message = attempt.message or status.get("message") or status.get("reason")
-        self.counters["tasks_failed_attempts"] += 1
-        self._dirty_tasks[task.key] = task
-        if attempt is not task.current:
-            return
-        self._retry_or_fail(active, task, attempt, classify(status),
-                            attempt.message or status["state"], now)
-
-    def _retry_or_fail(self, active: ActiveJob, task: Task, attempt: Attempt, fault: Fault,
-                       message: str, now: float) -> None:
+    def retry_or_fail(self, active: ActiveJob, task: Task, attempt: Attempt, fault: Fault,
+                      message: str, now: float) -> None:
         attempt.fault = fault.value
         attempt.message = attempt.message or message
         if fault is Fault.WORK:
@@ -326,20 +239,20 @@ class Core:
                      task.key, decision.delay, fault.value, message)
             return
         self.set_task(task, TaskState.FAILED, now)
-        self._end_job(
+        self.end_job(
             active, JobState.FAILED, now,
             error=f"partition {task.partition} {decision.reason}; last error: {message}",
         )
 
-    def _end_job(self, active: ActiveJob, state: JobState, now: float, *,
-                 error: str | None = None, result: dict[str, Any] | None = None) -> None:
+    def end_job(self, active: ActiveJob, state: JobState, now: float, *,
+                error: str | None = None, result: dict[str, Any] | None = None) -> None:
         job = active.job
         for task in active.tasks:
             if task.state in TERMINAL_TASK_STATES:
                 continue
             attempt = task.current
             if attempt is not None:
-                self._order_kill(task.mesos_id(attempt), attempt.agent_id)
+                self.order_kill(task.mesos_id(attempt), attempt.agent_id)
             self.pending.pop(task.key, None)
             self.set_task(task, TaskState.KILLED, now)
         job.state = job_transition(job.state, state)
@@ -352,7 +265,7 @@ class Core:
             stale = tuple((t.partition, a.n) for t in active.tasks for a in t.attempts
                           if kept.get(t.partition) != a.n)
             if stale:
-                self._writes.append(DeleteOutputs(job.id, stale))
+                self.writes.append(DeleteOutputs(job.id, stale))
         log.info("job %s %s%s", job.id, state.value, f": {error}" if error else "")
 
     def on_message(self, data: bytes) -> None:
@@ -383,14 +296,14 @@ class Core:
         for task, since in list(self.launching.values()):
             if now - since > self.config.launch_timeout:
                 attempt = task.attempts[-1]
-                self._order_kill(task.mesos_id(attempt), attempt.agent_id)
+                self.order_kill(task.mesos_id(attempt), attempt.agent_id)
                 attempt.ended, attempt.state = now, "TIMED_OUT"
-                self._retry_or_fail(self.active[task.job_id], task, attempt, Fault.INFRA,
-                                    f"not running after {self.config.launch_timeout}s", now)
+                self.retry_or_fail(self.active[task.job_id], task, attempt, Fault.INFRA,
+                                   f"not running after {self.config.launch_timeout}s", now)
         for job_id in [i for i, a in self.active.items() if a.job.finished is not None]:
             if job_id not in self.dirty_jobs:  # ended by this tick: forgotten on the next
                 del self.active[job_id]
-                self._writes.append(ForgetPartials(job_id))
+                self.writes.append(ForgetPartials(job_id))
         offers.explain_waits(self, now)
         if self.revive_at is not None and now >= self.revive_at:
             self.revive_at = None
@@ -419,25 +332,13 @@ class Core:
         job.counts[task.state] -= 1
         task.state = task_transition(task.state, state)
         job.counts[state] = job.counts.get(state, 0) + 1
-        self._dirty_tasks[task.key] = task
+        self.dirty_tasks[task.key] = task
         if state is TaskState.LAUNCHING:
             self.launching[task.key] = (task, now)
         else:
             self.launching.pop(task.key, None)
 
-    def _order_kill(self, task_id: str, agent_id: str | None) -> None:
+    def order_kill(self, task_id: str, agent_id: str | None) -> None:
         if task_id not in self.kills:
             self.kills[task_id] = KillOrder(agent_id)
 
-
-def _result_of(status: dict[str, Any]) -> Any:
-    """The product a TASK_FINISHED carries, or None (none, or not a TaskResult)."""
-    data = status.get("data")
-    if not data:
-        return None
-    try:
-        message = parse_task_result(decode_data(data))
-    except ValueError as exc:
-        log.warning("task %s finished with %s", status["task_id"]["value"], exc)
-        return None
-    return message.output.model_dump() if message.output is not None else message.result

@@ -12,11 +12,10 @@ import logging
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from framework import credentials
 from framework.datasets import Datasets, check_name
@@ -39,11 +38,13 @@ from framework.engine.instructions import (
     Revive,
     Suppress,
 )
-from framework.engine.views import job_view, task_view
+from framework.engine.outbox import Call, Driver, Outbox
+from framework.engine.reads import JobReads
+from framework.engine.views import job_view
 from framework.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from framework.launch import executor_info, task_info
 from framework.lifecycle import JobState, TaskState
-from framework.model import Job, Task, parse_mesos_task_id
+from framework.model import Job, Task
 from framework.store import KeyConflict, Store
 from jobs.datasets import load_npy
 from jobs.spec import SpecError
@@ -53,21 +54,7 @@ from mesosapi.errors import MesosError
 log = logging.getLogger(__name__)
 
 
-class Driver(Protocol):
-    """What the engine asks of a Mesos scheduler driver (mesosapi's, or a test's)."""
-
-    def launchTasks(self, offer_ids: list[Any], tasks: list[Any], filters: Any = None) -> None: ...
-    def declineOffer(self, offer_ids: list[Any], filters: Any = None) -> None: ...
-    def killTask(self, task_id: Any, agent_id: Any = None) -> None: ...
-    def reconcileTasks(self, tasks: list[Any]) -> None: ...
-    def reviveOffers(self, roles: list[str] | None = None) -> None: ...
-    def suppressOffers(self, roles: list[str] | None = None) -> None: ...
-
-
-Call = Callable[[Driver], None]
-
-
-class Engine:
+class Engine(JobReads):
     def __init__(self, store: Store, datasets: Datasets, config: EngineConfig,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
@@ -76,12 +63,8 @@ class Engine:
         self.clock = clock
         self.core = Core(config)
         self.lock = threading.RLock()
-        self.driver: Driver | None = None
         self._queued: list[Call] = []  # Mesos calls of this section
-        self._outbox: list[Call] = []  # ...handed to the sender thread
-        # Its own lock, not the engine's: halt() must never wait behind a store call.
-        self._outbox_ready = threading.Condition()
-        self._sender: threading.Thread | None = None
+        self.outbox = Outbox(lambda: self.core.halted)
 
     # What the API's metrics and log routes read (under the lock).
     @property
@@ -121,35 +104,13 @@ class Engine:
                     yield
             finally:
                 if self._queued:
-                    with self._outbox_ready:
-                        self._outbox += self._queued
-                        self._outbox_ready.notify()
+                    self.outbox.post(self._queued)
                     self._queued = []
-
-    def _send_calls(self) -> None:
-        """The sender thread: Mesos calls in the order they were queued, until halted."""
-        while True:
-            with self._outbox_ready:
-                self._outbox_ready.wait_for(lambda: self._outbox or self.halted)
-                if self.halted:
-                    return
-                actions, self._outbox = self._outbox, []
-            driver = self.driver
-            if driver is None:
-                continue
-            for action in actions:
-                try:
-                    action(driver)
-                except MesosError as exc:
-                    log.debug("mesos call failed (retried when due): %s", exc)
-                except Halted:
-                    return  # halted while the call was out: nothing more is written or sent
 
     def halt(self) -> None:
         """Stop acting at once; called without the lock from ZooKeeper's thread."""
         self.core.depose()
-        with self._outbox_ready:
-            self._outbox_ready.notify()
+        self.outbox.wake()
 
     def _check_leading(self) -> None:
         if self.halted:
@@ -331,57 +292,6 @@ class Engine:
             raise Conflict(f"output dataset {output!r} exists", [{"loc": "output"}])
         return output
 
-    def _job(self, job_id: str) -> Job | None:
-        """The job in memory, else as stored (call with the lock)."""
-        active = self.core.active.get(job_id)
-        if active is not None:
-            return active.job
-        doc = self.store.get("jobs", job_id)
-        if doc is None:
-            return None
-        job = Job.from_doc(doc)
-        if job.finished is None:
-            # Another scheduler runs it (this one stands by): count its tasks now.
-            tasks = [Task.from_doc(d) for d in self.store.find("tasks", job_id=job_id)]
-            job.counts = dict(Counter(t.state for t in tasks))
-            job.attempts = sum(len(t.attempts) for t in tasks)
-        return job
-
-    def job(self, job_id: str, owner: str | None = None) -> dict[str, Any]:
-        """The job's view; `owner` given: only if it is that owner's."""
-        with self.lock:
-            job = self._job(job_id)
-        if job is None or (owner is not None and job.owner != owner):
-            raise NotFound(f"job {job_id} not found", [{"loc": "id", "msg": "unknown job"}])
-        return job_view(job)
-
-    def list_jobs(
-        self, state: str | None = None, owner: str | None = None, *, offset: int = 0,
-        limit: int | None = None,
-    ) -> tuple[list[dict[str, Any]], int]:
-        """One page of the jobs in submission order, without their results (a list of
-        large histograms ran to megabytes), and how many jobs there are in all."""
-        equals = {"state": state} if state else {}
-        docs = [d for d in self.store.find("jobs", **equals)
-                if owner is None or d.get("owner") == owner]
-        page = docs[offset:] if limit is None else docs[offset:offset + limit]
-        with self.lock:
-            jobs = [(self._job(d["id"]) or Job.from_doc(d)) if d["finished"] is None
-                    else Job.from_doc(d) for d in page]
-        return [job_view(job, with_result=False) for job in jobs], len(docs)
-
-    def task_views(self, job_id: str, owner: str | None = None) -> list[dict[str, Any]]:
-        if owner is not None:
-            self.job(job_id, owner)  # NotFound unless it is the owner's
-        with self.lock:
-            active = self.core.active.get(job_id)
-            if active is not None:
-                return [task_view(t) for t in active.tasks]
-        if self.store.get("jobs", job_id) is None:
-            raise NotFound(f"job {job_id} not found", [{"loc": "id", "msg": "unknown job"}])
-        docs = self.store.find("tasks", job_id=job_id)
-        return [task_view(Task.from_doc(d)) for d in sorted(docs, key=lambda d: d["partition"])]
-
     def cancel(self, job_id: str, owner: str | None = None) -> dict[str, Any]:
         with self._acting():
             self._check_leading()
@@ -406,18 +316,6 @@ class Engine:
                 raise Conflict(f"dataset {name!r} is in use by a running job",
                                [{"loc": "name", "msg": "read or written by a running job"}])
             self.datasets.delete(name)
-
-    def check_input(self, task_id: str, dataset: str) -> None:
-        """Forbidden unless attempt `task_id` (from its credential) belongs to an unfinished
-        job that reads `dataset`. A standby answers too, from the store."""
-        parsed = parse_mesos_task_id(task_id)
-        with self.lock:
-            job = self._job(parsed[0]) if parsed else None
-        if job is None or job.finished is not None or dataset not in job.spec["inputs"]:
-            raise Forbidden(
-                f"attempt {task_id} may not read dataset {dataset!r}: it is not an input of "
-                "an unfinished job of that attempt",
-                [{"loc": "Authorization", "msg": "not an input of the attempt's job"}])
 
     def accept_output(
         self, task_id: str, job_id: str, partition: int, body: bytes
@@ -453,13 +351,7 @@ class Engine:
     # ----- Mesos ----------------------------------------------------------
 
     def attach(self, driver: Driver) -> None:
-        with self.lock:
-            self.driver = driver
-            if self._sender is None:
-                self._sender = threading.Thread(
-                    target=self._send_calls, name="femto-mesos-calls", daemon=True
-                )
-                self._sender.start()
+        self.outbox.attach(driver)
 
     def on_subscribed(self, framework_id: str) -> None:
         with self._acting():
