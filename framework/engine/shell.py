@@ -43,7 +43,7 @@ from framework.engine.reads import JobReads
 from framework.engine.views import job_view
 from framework.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from framework.launch import executor_info, task_info
-from framework.lifecycle import JobState, TaskState
+from framework.lifecycle import JobState
 from framework.model import Job, Task
 from framework.store import KeyConflict, Store
 from jobs.datasets import load_npy
@@ -331,9 +331,8 @@ class Engine(JobReads):
                 raise NotFound(f"job {job_id} expects no output for partition {partition}")
             task = active.tasks[partition]
             current = task.current
-            if (current is None or task.mesos_id(current) != task_id
-                    or task.state not in (TaskState.LAUNCHING, TaskState.RUNNING)
-                    or current.ended is not None):
+            # `current` is the attempt of a launching or running task, if any.
+            if current is None or task.mesos_id(current) != task_id or current.ended is not None:
                 raise Forbidden(
                     f"attempt {task_id} may not deliver partition {partition} of job {job_id}: "
                     "it is not that partition's live attempt",
