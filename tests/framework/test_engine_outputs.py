@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from framework.engine import Engine
 from framework.errors import Forbidden
 from framework.store.sqlite import SqliteStore
 from jobs.wire import OutputMeta, TaskResult
@@ -34,27 +35,32 @@ def finished(task_id: str) -> dict[str, Any]:
             "data": encode_data(result.to_bytes())}
 
 
+def launched(store: SqliteStore) -> tuple[Engine, str]:
+    """An engine that launched the transform's one task: (engine, the attempt's task id)."""
+    engine, driver = engine_on(store, lambda: 1_000.0)
+    job, _ = engine.submit(SPEC)
+    engine.on_offers([offer("o1")])
+    wait_for(lambda: "launch" in driver.names(), what="the launch")
+    return engine, f"{job['id']}.0.1"
+
+
 def test_the_upload_stores_a_blob_and_the_finished_update_makes_it_count(
     store: SqliteStore,
 ) -> None:
-    now = [1_000.0]
-    engine, driver = engine_on(store, lambda: now[0])
+    engine, task_id = launched(store)
+    job_id = task_id.split(".")[0]
     try:
-        job, _ = engine.submit(SPEC)
-        task_id = f"{job['id']}.0.1"
-        engine.on_offers([offer("o1")])
-        wait_for(lambda: "launch" in driver.names(), what="the launch")
         body = npy(np.array([0, 1, 0, 1]))
         with pytest.raises(Forbidden):  # another attempt's credential
-            engine.accept_output(f"{job['id']}.0.2", job["id"], 0, body)
-        engine.accept_output(task_id, job["id"], 0, body)
-        assert store.find("partials", job_id=job["id"]) == []  # the upload alone counts not
-        assert engine.job(job["id"])["state"] == "RUNNING"
+            engine.accept_output(f"{job_id}.0.2", job_id, 0, body)
+        engine.accept_output(task_id, job_id, 0, body)
+        assert store.find("partials", job_id=job_id) == []  # the upload alone counts not
+        assert engine.job(job_id)["state"] == "RUNNING"
 
         engine.on_status(finished(task_id))
-        done = engine.job(job["id"])
+        done = engine.job(job_id)
         assert done["state"] == "FINISHED" and done["result"] == {"dataset": "bits"}
-        assert engine.datasets.get("bits")["partitions"][0]["blob"] == f"out/{job['id']}/0/1"
+        assert engine.datasets.get("bits")["partitions"][0]["blob"] == f"out/{job_id}/0/1"
         assert np.array_equal(np.load(io.BytesIO(engine.datasets.whole_npy("bits"))),
                               [0, 1, 0, 1])
     finally:
@@ -64,14 +70,10 @@ def test_the_upload_stores_a_blob_and_the_finished_update_makes_it_count(
 def test_a_finished_update_whose_attempt_uploaded_nothing_fails_the_job(
     store: SqliteStore,
 ) -> None:
-    now = [1_000.0]
-    engine, driver = engine_on(store, lambda: now[0])
+    engine, task_id = launched(store)
     try:
-        job, _ = engine.submit(SPEC)
-        engine.on_offers([offer("o1")])
-        wait_for(lambda: "launch" in driver.names(), what="the launch")
-        engine.on_status(finished(f"{job['id']}.0.1"))
-        done = engine.job(job["id"])
+        engine.on_status(finished(task_id))
+        done = engine.job(task_id.split(".")[0])
         assert done["state"] == "FAILED"
         assert done["error"] == "the output of partition 0 (attempt 1) was reported but " \
                                 "never uploaded"
