@@ -3,6 +3,6 @@ admission, results and views beside them."""
 
 from framework.engine.config import EngineConfig
 from framework.engine.core import Halted
-from framework.engine.shell import Driver, Engine
+from framework.engine.shell import Engine
 
-__all__ = ["Driver", "Engine", "EngineConfig", "Halted"]
+__all__ = ["Engine", "EngineConfig", "Halted"]
