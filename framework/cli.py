@@ -17,9 +17,9 @@ from typing import Any
 
 from framework.client import ApiError, Client
 from framework.errors import FemtoError
+from framework.lifecycle import TERMINAL_JOB_STATES
 from framework.logs import configure_logging
 from framework.service import Options, Service
-from framework.states import TERMINAL_JOB_STATES
 from jobs.limits import Limits
 
 DONE = {s.value for s in TERMINAL_JOB_STATES}

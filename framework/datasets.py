@@ -146,8 +146,10 @@ class Datasets:
         self._insert(doc)
         return doc
 
-    def from_outputs(self, name: str, job_id: str, outputs: list[dict[str, Any]]) -> dict[str, Any]:
-        """Make the dataset a transform job wrote, one output blob per partition."""
+    def from_outputs(self, name: str, job_id: str, outputs: list[dict[str, Any]],
+                     blobs: list[str]) -> dict[str, Any]:
+        """Make the dataset a transform job wrote: `outputs` (length, dtype, shape) and the
+        blob holding each partition."""
         dtypes = {o["dtype"] for o in outputs}
         trailing = {tuple(o["shape"][1:]) for o in outputs}
         if len(dtypes) != 1 or len(trailing) != 1:
@@ -159,9 +161,8 @@ class Datasets:
         doc = {
             "name": name, "dtype": dtypes.pop(), "shape": [total, *trailing.pop()],
             "partitions": [
-                {"blob": output_blob(job_id, i), "uri": None, "host": None,
-                 "length": o["shape"][0]}
-                for i, o in enumerate(outputs)
+                {"blob": blob, "uri": None, "host": None, "length": o["shape"][0]}
+                for o, blob in zip(outputs, blobs, strict=True)
             ],
             "created": time.time(), "source": f"job:{job_id}",
         }
@@ -239,6 +240,3 @@ class Datasets:
             })
         return refs
 
-
-def output_blob(job_id: str, partition: int) -> str:
-    return f"out/{job_id}/{partition}"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
+from jobs.wire import TaskPayload
 from mesosapi.encoding import encode_data
 
 
@@ -82,7 +82,7 @@ def task_info(
     cpus: float,
     mem: float,
     executor: dict[str, Any],
-    payload: dict[str, Any],
+    payload: TaskPayload,
 ) -> dict[str, Any]:
     _, cpu_res = offer_scalar(offer, "cpus")
     _, mem_res = offer_scalar(offer, "mem")
@@ -92,5 +92,5 @@ def task_info(
         "agent_id": offer["agent_id"],
         "resources": [scalar("cpus", cpus, cpu_res), scalar("mem", mem, mem_res)],
         "executor": executor,
-        "data": encode_data(json.dumps(payload, separators=(",", ":")).encode()),
+        "data": encode_data(payload.model_dump_json().encode()),
     }

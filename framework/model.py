@@ -4,24 +4,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from framework.states import JobState, TaskState
+from framework.lifecycle import JobState, TaskState
+from mesosapi import taskstates as mesos
 
 
-def iso(ts: float | None) -> str | None:
-    """A timestamp as users read it: ISO 8601 in UTC."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _map_floats(value: Any, leaf: Any) -> Any:
+def map_floats(value: Any, leaf: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _map_floats(v, leaf) for k, v in value.items()}
+        return {k: map_floats(v, leaf) for k, v in value.items()}
     if isinstance(value, list):
-        return [_map_floats(v, leaf) for v in value]
+        return [map_floats(v, leaf) for v in value]
     return leaf(value)
 
 
@@ -31,7 +24,7 @@ _NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 def to_json_safe(value: Any) -> Any:
     """Results as the store keeps them: NaN and infinities (NumPy's sum of data
     holding NaN, say) become {"$float": "nan"}, which strict JSON accepts."""
-    return _map_floats(value, lambda v: {"$float": str(v)}
+    return map_floats(value, lambda v: {"$float": str(v)}
                        if isinstance(v, float) and not math.isfinite(v) else v)
 
 
@@ -43,12 +36,6 @@ def from_json_safe(value: Any) -> Any:
     if isinstance(value, list):
         return [from_json_safe(v) for v in value]
     return value
-
-
-def finite(value: Any) -> Any:
-    """Results as users read them: JSON has no NaN or infinity, so those are null."""
-    return _map_floats(value, lambda v: None
-                       if isinstance(v, float) and not math.isfinite(v) else v)
 
 
 def task_key(job_id: str, partition: int) -> str:
@@ -76,7 +63,7 @@ class Attempt:
     launched: float
     running: float | None = None
     ended: float | None = None
-    state: str = "TASK_STAGING"  # the last Mesos state seen for this attempt
+    state: str = mesos.TaskState.STAGING  # the last Mesos state seen (or TIMED_OUT)
     message: str | None = None
     fault: str | None = None
 
@@ -138,19 +125,6 @@ class Task:
             waiting_since=doc["waiting_since"],
         )
 
-    def view(self) -> dict[str, Any]:
-        """The task as GET /v1/jobs/{id}/tasks shows it."""
-        return {
-            "partition": self.partition, "state": self.state.value,
-            "progress": 1.0 if self.state is TaskState.FINISHED else self.progress,
-            "charged_failures": self.charged, "infra_failures": self.infra,
-            "attempts": [
-                {**a.to_doc(), "task_id": mesos_task_id(self.job_id, self.partition, a.n),
-                 "launched": iso(a.launched), "running": iso(a.running), "ended": iso(a.ended)}
-                for a in self.attempts
-            ],
-        }
-
 
 @dataclass(slots=True)
 class Job:
@@ -187,24 +161,3 @@ class Job:
     def from_doc(cls, doc: dict[str, Any]) -> Job:
         return cls(**{**doc, "state": JobState(doc["state"]),
                       "result": from_json_safe(doc["result"])})
-
-    def view(self, *, with_result: bool = True) -> dict[str, Any]:
-        """The job object of the HTTP API contract (`result` left out of lists)."""
-        c = self.counts
-        view = {
-            "id": self.id, "name": self.name, "state": self.state.value,
-            "operation": self.operation, "created": iso(self.created),
-            "started": iso(self.started), "finished": iso(self.finished),
-            "tasks": {
-                "total": self.n_tasks,
-                "pending": c.get(TaskState.PENDING, 0) + c.get(TaskState.LAUNCHING, 0),
-                "running": c.get(TaskState.RUNNING, 0),
-                "finished": c.get(TaskState.FINISHED, 0),
-                "failed": c.get(TaskState.FAILED, 0) + c.get(TaskState.KILLED, 0),
-            },
-            "attempts": self.attempts, "result": finite(self.result), "error": self.error,
-            "owner": self.owner, "waiting": self.waiting,
-        }
-        if not with_result:
-            del view["result"]
-        return view

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from mesosapi.taskstates import TaskState
+
 
 class Fault(StrEnum):
     WORK = "work"  # the operation raised, a command exited non-zero: charged to max_retries
@@ -14,8 +16,8 @@ class Fault(StrEnum):
 
 # Mesos states that end an attempt without the work having been judged.
 _INFRA_STATES = frozenset(
-    {"TASK_LOST", "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNREACHABLE", "TASK_DROPPED",
-     "TASK_UNKNOWN"}
+    {TaskState.LOST, TaskState.GONE, TaskState.GONE_BY_OPERATOR, TaskState.UNREACHABLE,
+     TaskState.DROPPED, TaskState.UNKNOWN}
 )
 # Reasons under which Mesos itself (not the work) failed or killed the task.
 _INFRA_REASONS = frozenset(
@@ -26,7 +28,7 @@ _INFRA_REASONS = frozenset(
      "REASON_MASTER_DISCONNECTED", "REASON_RESOURCES_UNKNOWN", "REASON_TASK_UNKNOWN",
      "REASON_INVALID_FRAMEWORKID"}
 )
-FAILED_STATES = frozenset({"TASK_FAILED", "TASK_ERROR", "TASK_KILLED"}) | _INFRA_STATES
+FAILED_STATES = frozenset({TaskState.FAILED, TaskState.ERROR, TaskState.KILLED}) | _INFRA_STATES
 
 
 def classify(status: dict[str, Any]) -> Fault:
@@ -34,13 +36,13 @@ def classify(status: dict[str, Any]) -> Fault:
     state = status.get("state", "")
     if state in _INFRA_STATES or status.get("reason", "") in _INFRA_REASONS:
         return Fault.INFRA
-    if state == "TASK_KILLED":
+    if state == TaskState.KILLED:
         # A kill femto asked for never reaches here; one it did not ask for came
         # from an operator or the agent, not from the work.
         return Fault.INFRA
-    if state == "TASK_FAILED" and status.get("source") == "SOURCE_EXECUTOR":
+    if state == TaskState.FAILED and status.get("source") == "SOURCE_EXECUTOR":
         return Fault.WORK
-    if state == "TASK_FAILED" and status.get("source") in ("SOURCE_AGENT", "SOURCE_MASTER"):
+    if state == TaskState.FAILED and status.get("source") in ("SOURCE_AGENT", "SOURCE_MASTER"):
         return Fault.INFRA
     return Fault.WORK
 

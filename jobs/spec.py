@@ -9,6 +9,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -19,6 +20,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from jobs.limits import Limits, check_limit
 from jobs.names import Name
 from jobs.operations import UnknownOperation, get_operation
+from jobs.operations.base import Operation
 
 Positive = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
 
@@ -56,6 +58,9 @@ class JobSpec(BaseModel):
     output: Name | None = None
     resources: Resources = Field(default_factory=Resources)
     max_retries: int = Field(default=3, strict=True, ge=0, le=100)
+    # Kept from validation, so nothing after it looks the operation up or parses again.
+    _operation: Operation[Any] = PrivateAttr()
+    _params: BaseModel = PrivateAttr()
 
     @field_validator("id")
     @classmethod
@@ -104,11 +109,17 @@ class JobSpec(BaseModel):
                 self.output,
             )
         object.__setattr__(self, "params", params.model_dump(mode="json"))
+        self._operation, self._params = op, params
         return self
 
+    @property
+    def operation_object(self) -> Operation[Any]:
+        """The operation the spec names, as validation found it."""
+        return self._operation
+
     def parsed_params(self) -> BaseModel:
-        """The params as the operation's own Params model."""
-        return get_operation(self.operation).parse_params(self.params)
+        """The params as the operation's own Params model, as validation parsed them."""
+        return self._params
 
 
 def _errors(loc: tuple[str, ...], kind: str, message: str, value: Any) -> ValidationError:

@@ -17,7 +17,7 @@ from framework.api.caller import Caller
 from framework.api.context import Context, CurrentEngine
 from framework.auth import ANYONE
 from framework.errors import Forbidden
-from framework.states import JobState
+from framework.lifecycle import JobState
 from jobs.schemas import job_spec_schema
 
 MAX_PAGE = 10_000  # jobs in one GET /v1/jobs

@@ -15,8 +15,8 @@ from framework.api.caller import Caller
 from framework.api.context import Context
 from framework.engine import Engine
 from framework.errors import NotFound, Unavailable
+from framework.lifecycle import TERMINAL_TASK_STATES
 from framework.sandbox import LogFile
-from framework.states import TERMINAL_TASK_STATES
 
 # Mesos reads at most 16 pages a call; asking for more only costs the agent nothing.
 DEFAULT_LENGTH = 65536

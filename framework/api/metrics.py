@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from framework.engine import Engine
-from framework.states import TaskState
+from framework.lifecycle import TaskState
 
 
 def render_metrics(engine: Engine, mesos_connected: bool, is_leader: bool) -> str:

@@ -1,0 +1,49 @@
+"""The engine's settings, and the in-memory records the core keeps per job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from framework.engine.admission import Admitted
+from framework.launch import ExecutorSpec
+from framework.model import Job, Task
+from framework.retries import RetryPolicy
+from jobs.limits import Limits
+from jobs.wire import PartitionRef
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    executor: ExecutorSpec
+    api_url: str = ""
+    attempt_key: bytes = b""  # signs each attempt's credential (framework.credentials)
+    limits: Limits = field(default_factory=Limits)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    launch_timeout: float = 60.0  # a launch not RUNNING by then is killed and retried
+    locality_wait: float = 3.0  # how long a task waits for an offer from its data's host
+    kill_interval: float = 5.0  # kills are repeated until a terminal update confirms them
+    decline_seconds: float = 5.0
+    idle_decline_seconds: float = 60.0
+    reconcile_backoff_max: float = 60.0
+    implicit_reconcile_interval: float = 600.0
+    # Other schedulers' API base URLs: executors try them when this one is gone.
+    mirrors: Callable[[], list[str]] = list
+
+
+@dataclass(frozen=True, slots=True)
+class InputPartition:
+    ref: PartitionRef  # as the executor reads it
+    host: str | None  # where it lies, for placement only
+
+
+@dataclass(slots=True)
+class ActiveJob:
+    """An unfinished job (or one that ended and is not yet forgotten), all in memory."""
+
+    job: Job
+    tasks: list[Task]
+    admitted: Admitted
+    inputs: list[list[InputPartition]]  # per input, per partition
+    # partition -> the attempt whose partial is recorded (exactly once: the first wins)
+    partials: dict[int, int] = field(default_factory=dict)

@@ -1,0 +1,59 @@
+"""The JSON the API returns for jobs and tasks (the job object of DESIGN.md's contract)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from framework.lifecycle import TaskState
+from framework.model import Job, Task, map_floats, mesos_task_id
+
+
+def iso(ts: float | None) -> str | None:
+    """A timestamp as users read it: ISO 8601 in UTC."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def finite(value: Any) -> Any:
+    """Results as users read them: JSON has no NaN or infinity, so those are null."""
+    return map_floats(value, lambda v: None
+                      if isinstance(v, float) and not math.isfinite(v) else v)
+
+
+def job_view(job: Job, *, with_result: bool = True) -> dict[str, Any]:
+    """The job object of the HTTP API contract (`result` left out of lists)."""
+    c = job.counts
+    view = {
+        "id": job.id, "name": job.name, "state": job.state.value,
+        "operation": job.operation, "created": iso(job.created),
+        "started": iso(job.started), "finished": iso(job.finished),
+        "tasks": {
+            "total": job.n_tasks,
+            "pending": c.get(TaskState.PENDING, 0) + c.get(TaskState.LAUNCHING, 0),
+            "running": c.get(TaskState.RUNNING, 0),
+            "finished": c.get(TaskState.FINISHED, 0),
+            "failed": c.get(TaskState.FAILED, 0) + c.get(TaskState.KILLED, 0),
+        },
+        "attempts": job.attempts, "result": finite(job.result), "error": job.error,
+        "owner": job.owner, "waiting": job.waiting,
+    }
+    if not with_result:
+        del view["result"]
+    return view
+
+
+def task_view(task: Task) -> dict[str, Any]:
+    """The task as GET /v1/jobs/{id}/tasks shows it."""
+    return {
+        "partition": task.partition, "state": task.state.value,
+        "progress": 1.0 if task.state is TaskState.FINISHED else task.progress,
+        "charged_failures": task.charged, "infra_failures": task.infra,
+        "attempts": [
+            {**a.to_doc(), "task_id": mesos_task_id(task.job_id, task.partition, a.n),
+             "launched": iso(a.launched), "running": iso(a.running), "ended": iso(a.ended)}
+            for a in task.attempts
+        ],
+    }
