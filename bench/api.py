@@ -110,7 +110,7 @@ def femto_serve(workdir: Path) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = workdir / "femto-serve.log"
-    argv = [sys.executable, "-m", "framework.cli", "serve", "--listen", f"127.0.0.1:{port}",
+    argv = [sys.executable, "-m", "femto", "serve", "--listen", f"127.0.0.1:{port}",
             "--state-dir", str(workdir / "state")]
     with child(argv, log) as proc:
         wait_leading(url, proc, log)

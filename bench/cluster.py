@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from framework.service import Options, Service
+from femto.service import Options, Service
 
 DONE = frozenset({"FINISHED", "FAILED", "CANCELLED"})
 

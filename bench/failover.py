@@ -108,7 +108,7 @@ def run_failover(workdir: Path) -> dict[str, Any]:
             port = free_port()
             log = workdir / f"femto-{name}.log"
             proc = stack.enter_context(child(
-                [sys.executable, "-m", "framework.cli", "serve", "--master",
+                [sys.executable, "-m", "femto", "serve", "--master",
                  f"127.0.0.1:{mesos_port}", "--zk", f"{zk}/femto", "--listen",
                  f"127.0.0.1:{port}", "--store", f"sqlite:///{workdir / 'femto.db'}",
                  "--state-dir", str(workdir / f"state-{name}")], log))

@@ -46,7 +46,7 @@ def run_master_memory(n: int, workdir: Path) -> dict[str, Any]:
     url = f"http://127.0.0.1:{api_port}"
     mesos = [sys.executable, "-m", "localmesos", "--listen", f"127.0.0.1:{mesos_port}",
              "--agents", "2"]
-    serve = [sys.executable, "-m", "framework.cli", "serve", "--master",
+    serve = [sys.executable, "-m", "femto", "serve", "--master",
              f"127.0.0.1:{mesos_port}", "--listen", f"127.0.0.1:{api_port}",
              "--state-dir", str(workdir / "state")]
     with child(mesos, workdir / "localmesos.log") as master, \

@@ -73,7 +73,7 @@ def measure_femto(n: int, workdir: Path) -> dict[str, Any]:
     url = f"http://127.0.0.1:{api_port}"
     mesos = [sys.executable, "-m", "localmesos", "--listen", f"127.0.0.1:{mesos_port}",
              "--agents", "2", "--cpus", "0.5", "--mem", "64"]
-    serve = [sys.executable, "-m", "framework.cli", "serve", "--master",
+    serve = [sys.executable, "-m", "femto", "serve", "--master",
              f"127.0.0.1:{mesos_port}", "--listen", f"127.0.0.1:{api_port}",
              "--state-dir", str(workdir / "state"), "--data-root", "/nonexistent"]
     with child(mesos, workdir / "localmesos.log") as mesos_proc:

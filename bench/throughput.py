@@ -17,7 +17,7 @@ import numpy as np
 
 from bench.cluster import expect, femto, run_job, upload
 from bench.stats import overhead_ms, ratio, steady_rate
-from jobs.operations.noop import Noop, NoopParams
+from femto.jobs.operations.noop import Noop, NoopParams
 
 # Two agents, each running one executor process: the peer gets as many processes.
 WORKERS = 2

@@ -1,4 +1,4 @@
-"""`python -m executor`: the command femto's scheduler puts in ExecutorInfo.
+"""`python -m femto.executor`: the command femto's scheduler puts in ExecutorInfo.
 
 Logs go to stderr, which the agent keeps in the sandbox; quiet unless FEMTO_LOG_LEVEL says.
 """
@@ -12,10 +12,10 @@ import sys
 import threading
 from types import FrameType
 
-from executor.service import FemtoExecutor, shutdown_wait
+from femto.executor.service import FemtoExecutor, shutdown_wait
 from mesosapi.executor import MesosExecutorDriver
 
-log = logging.getLogger("executor")
+log = logging.getLogger("femto.executor")
 
 
 def main() -> int:

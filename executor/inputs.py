@@ -7,9 +7,9 @@ from urllib.parse import unquote, urlparse
 
 import numpy as np
 
-from executor.httpio import Api, request
-from jobs.datasets import load_npy
-from jobs.wire import PartitionRef
+from femto.executor.httpio import Api, request
+from femto.jobs.datasets import load_npy
+from femto.jobs.wire import PartitionRef
 
 
 class InputError(Exception):

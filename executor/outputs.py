@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from executor.httpio import Api, request
-from jobs.datasets import npy_bytes
+from femto.executor.httpio import Api, request
+from femto.jobs.datasets import npy_bytes
 
 
 def put_output(url: str, array: np.ndarray, api: Api) -> None:

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from executor.tasklog import TaskLog
-from jobs.operations.programs import (
+from femto.executor.tasklog import TaskLog
+from femto.jobs.operations.programs import (
     CommandCancelled,
     CommandError,
     CommandTimeout,

@@ -19,13 +19,13 @@ import httpx
 import numpy as np
 from pydantic import ValidationError
 
-from executor.httpio import Api, Cancelled, Unreachable, new_client
-from executor.inputs import read_left_tail, read_partition
-from executor.outputs import put_output
-from executor.programs import TaskPrograms
-from executor.tasklog import TaskLog
-from jobs.operations import get_operation
-from jobs.wire import (
+from femto.executor.httpio import Api, Cancelled, Unreachable, new_client
+from femto.executor.inputs import read_left_tail, read_partition
+from femto.executor.outputs import put_output
+from femto.executor.programs import TaskPrograms
+from femto.executor.tasklog import TaskLog
+from femto.jobs.operations import get_operation
+from femto.jobs.wire import (
     OutputMeta,
     PayloadError,
     TaskPayload,

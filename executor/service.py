@@ -16,15 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from executor.delayed import FixedDelay
-from executor.httpio import new_client
-from executor.lifecycle import MESOS_STATE, TERMINAL, TaskEvent, TaskState, transition
-from executor.pool import WorkerPool
-from executor.programs import GRACE_SECONDS as COMMAND_GRACE_SECONDS
-from executor.programs import end_all_programs
-from executor.runner import Outcome, TaskOutcome, run_task
-from executor.tasklog import TaskLog
-from jobs.wire import Progress
+from femto.executor.delayed import FixedDelay
+from femto.executor.httpio import new_client
+from femto.executor.lifecycle import MESOS_STATE, TERMINAL, TaskEvent, TaskState, transition
+from femto.executor.pool import WorkerPool
+from femto.executor.programs import GRACE_SECONDS as COMMAND_GRACE_SECONDS
+from femto.executor.programs import end_all_programs
+from femto.executor.runner import Outcome, TaskOutcome, run_task
+from femto.executor.tasklog import TaskLog
+from femto.jobs.wire import Progress
 from mesosapi.encoding import decode_data, encode_data
 from mesosapi.executor import Executor, MesosExecutorDriver
 from mesosapi.taskstates import TaskState as MesosTaskState

@@ -15,12 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from framework.client import ApiError, Client
-from framework.errors import FemtoError
-from framework.lifecycle import TERMINAL_JOB_STATES
-from framework.logs import configure_logging
-from framework.service import Options, Service
-from jobs.limits import Limits
+from femto.client import ApiError, Client
+from femto.errors import FemtoError
+from femto.jobs.limits import Limits
+from femto.lifecycle import TERMINAL_JOB_STATES
+from femto.logs import configure_logging
+from femto.service import Options, Service
 
 DONE = {s.value for s in TERMINAL_JOB_STATES}
 
@@ -119,8 +119,8 @@ def exit_on_sigterm() -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from jobs.datasets import npy_bytes
-    from jobs.examples.data import example_dataset
+    from femto.jobs.datasets import npy_bytes
+    from femto.jobs.examples.data import example_dataset
 
     exit_on_sigterm()
     spec = load_spec(args.job)
@@ -320,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="SECONDS")
     serve.add_argument("--executor-command", metavar="CMD",
                        help="shell command that starts femto's executor in the sandbox "
-                            "(default: this Python, by absolute path, -m executor)")
+                            "(default: this Python, by absolute path, -m femto.executor)")
     serve.add_argument("--executor-uri", action="append", default=[], metavar="URI",
                        help="fetched into each executor's sandbox before CMD runs (a wheel, "
                             "a tarball: archives are unpacked); repeatable")
@@ -395,6 +395,3 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         client.close()
 
-
-if __name__ == "__main__":
-    sys.exit(main())

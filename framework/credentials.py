@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import secrets
 
-from framework.store import Store
+from femto.store import Store
 
 KEY_DOC = "attempt-key"
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from framework.errors import (
+from femto.errors import (
     BadRequest,
     Conflict,
     Forbidden,
@@ -21,10 +21,10 @@ from framework.errors import (
     NotFound,
     error_details,
 )
-from framework.store import KeyConflict, Store
-from jobs.datasets import RegisterDataset, file_uri_path, load_npy, npy_bytes, split
-from jobs.limits import Limits
-from jobs.names import NAME_PATTERN
+from femto.jobs.datasets import RegisterDataset, file_uri_path, load_npy, npy_bytes, split
+from femto.jobs.limits import Limits
+from femto.jobs.names import NAME_PATTERN
+from femto.store import KeyConflict, Store
 
 DEFAULT_PARTITIONS = 8
 

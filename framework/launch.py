@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from jobs.wire import TaskPayload
+from femto.jobs.wire import TaskPayload
 from mesosapi.encoding import encode_data
 
 
@@ -14,7 +14,7 @@ class ExecutorSpec:
     """How agents start femto's executor. The agent gives an executor only the Mesos
     variables and what its CommandInfo says, so everything the executor needs is here."""
 
-    command: str  # shell command, run in the sandbox, that starts `python -m executor`
+    command: str  # shell command, run in the sandbox, that starts `python -m femto.executor`
     environment: tuple[tuple[str, str], ...] = ()  # CommandInfo.environment
     uris: tuple[str, ...] = ()  # fetched into the sandbox first (archives are unpacked)
     cpus: float = 0.1

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from framework.engine import Engine
+from femto.engine import Engine
 from mesosapi.scheduler import MesosSchedulerDriver, Scheduler
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from framework.lifecycle import JobState, TaskState
+from femto.lifecycle import JobState, TaskState
 from mesosapi import taskstates as mesos
 
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from framework.errors import NotFound, Unavailable
-from framework.launch import executor_id
+from femto.errors import NotFound, Unavailable
+from femto.launch import executor_id
 
 TIMEOUT = 10.0
 

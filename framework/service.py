@@ -17,18 +17,18 @@ from typing import Any
 
 import uvicorn
 
-from framework import credentials
-from framework.api.app import create_app
-from framework.auth import Tokens
-from framework.datasets import DataRoots, Datasets
-from framework.embedded import EmbeddedMesos
-from framework.engine import Engine, EngineConfig, Halted
-from framework.launch import ExecutorSpec
-from framework.leadership import Leadership
-from framework.mesos_scheduler import FemtoScheduler
-from framework.retries import RetryPolicy
-from framework.store import LEADER_FENCE, Store, open_store
-from jobs.limits import Limits
+from femto import credentials
+from femto.api.app import create_app
+from femto.auth import Tokens
+from femto.datasets import DataRoots, Datasets
+from femto.embedded import EmbeddedMesos
+from femto.engine import Engine, EngineConfig, Halted
+from femto.jobs.limits import Limits
+from femto.launch import ExecutorSpec
+from femto.leadership import Leadership
+from femto.mesos_scheduler import FemtoScheduler
+from femto.retries import RetryPolicy
+from femto.store import LEADER_FENCE, Store, open_store
 from mesosapi.scheduler import MesosSchedulerDriver
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ class Options:
     # at the same place as here (the embedded cluster, or agents sharing the install).
     executor_command: str = field(
         default_factory=lambda: os.environ.get("FEMTO_EXECUTOR_COMMAND")
-        or f"{shlex.quote(sys.executable)} -m executor"
+        or f"{shlex.quote(sys.executable)} -m femto.executor"
     )
     executor_uris: list[str] = field(default_factory=list)
     executor_environment: tuple[tuple[str, str], ...] = field(

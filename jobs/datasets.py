@@ -8,7 +8,7 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from jobs.names import Name
+from femto.jobs.names import Name
 
 NPY_MAGIC = b"\x93NUMPY"
 

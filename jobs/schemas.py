@@ -6,9 +6,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from jobs.datasets import RegisterDataset
-from jobs.operations import get_operation, operation_names
-from jobs.spec import JobSpec
+from femto.jobs.datasets import RegisterDataset
+from femto.jobs.operations import get_operation, operation_names
+from femto.jobs.spec import JobSpec
 
 
 def inline(node: Any, defs: dict[str, Any]) -> Any:

@@ -17,10 +17,10 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from jobs.limits import Limits, check_limit
-from jobs.names import Name
-from jobs.operations import UnknownOperation, get_operation
-from jobs.operations.base import Operation
+from femto.jobs.limits import Limits, check_limit
+from femto.jobs.names import Name
+from femto.jobs.operations import UnknownOperation, get_operation
+from femto.jobs.operations.base import Operation
 
 Positive = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
 

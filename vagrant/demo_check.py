@@ -137,7 +137,7 @@ def field(path: str) -> int:
 def main(argv: list[str]) -> int:
     match argv:
         case ["data", name, out]:
-            from jobs.examples.data import example_dataset
+            from femto.jobs.examples.data import example_dataset
 
             np.save(out, example_dataset(name))
             return 0

@@ -10,17 +10,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
 
-from framework.api.caller import authorize
-from framework.api.context import ApiContext, Redirect, ServiceInfo, leader_only
-from framework.api.datasets import router as datasets_router
-from framework.api.executor_io import router as executor_router
-from framework.api.jobs import router as jobs_router
-from framework.api.logs import router as logs_router
-from framework.api.service import leader_router
-from framework.api.service import router as service_router
-from framework.auth import Tokens
-from framework.errors import FemtoError, Unauthorized, error_details
-from framework.store import Fenced, StoreUnavailable
+from femto.api.caller import authorize
+from femto.api.context import ApiContext, Redirect, ServiceInfo, leader_only
+from femto.api.datasets import router as datasets_router
+from femto.api.executor_io import router as executor_router
+from femto.api.jobs import router as jobs_router
+from femto.api.logs import router as logs_router
+from femto.api.service import leader_router
+from femto.api.service import router as service_router
+from femto.auth import Tokens
+from femto.errors import FemtoError, Unauthorized, error_details
+from femto.store import Fenced, StoreUnavailable
 
 
 def error(status: int, message: str, details: list[dict[str, Any]] | None = None) -> JSONResponse:

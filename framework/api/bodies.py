@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
-from framework.errors import BadRequest, Invalid, TooLarge
+from femto.errors import BadRequest, Invalid, TooLarge
 
 MAX_SPEC_BYTES = 1 << 20
 NPY = "application/octet-stream"

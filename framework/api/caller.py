@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from framework.api.context import WRITES, Context
-from framework.auth import ANYONE, Principal
-from framework.errors import Forbidden, Unauthorized
+from femto.api.context import WRITES, Context
+from femto.auth import ANYONE, Principal
+from femto.errors import Forbidden, Unauthorized
 
 
 async def authorize(request: Request, context: Context) -> Principal:

@@ -13,10 +13,10 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from framework.auth import Tokens
-from framework.datasets import Datasets
-from framework.engine import Engine
-from framework.errors import Unavailable
+from femto.auth import Tokens
+from femto.datasets import Datasets
+from femto.engine import Engine
+from femto.errors import Unavailable
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 

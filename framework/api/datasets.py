@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from framework.api.bodies import (
+from femto.api.bodies import (
     MAX_SPEC_BYTES,
     NPY,
     NPY_BODY_DOC,
@@ -16,9 +16,9 @@ from framework.api.bodies import (
     parse_json,
     read_body,
 )
-from framework.api.context import Context, CurrentDatasets, CurrentEngine
-from framework.datasets import Datasets
-from jobs.schemas import register_dataset_schema
+from femto.api.context import Context, CurrentDatasets, CurrentEngine
+from femto.datasets import Datasets
+from femto.jobs.schemas import register_dataset_schema
 
 router = APIRouter(prefix="/datasets")
 

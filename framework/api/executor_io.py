@@ -10,10 +10,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from framework import credentials
-from framework.api.bodies import NPY, read_body
-from framework.api.context import Context, CurrentDatasets, CurrentEngine, leader_only
-from framework.errors import Unauthorized
+from femto import credentials
+from femto.api.bodies import NPY, read_body
+from femto.api.context import Context, CurrentDatasets, CurrentEngine, leader_only
+from femto.errors import Unauthorized
 
 
 async def attempt(request: Request, context: Context) -> str:

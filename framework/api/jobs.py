@@ -12,13 +12,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from framework.api.bodies import MAX_SPEC_BYTES, json_body_doc, parse_json, read_body
-from framework.api.caller import Caller
-from framework.api.context import Context, CurrentEngine
-from framework.auth import ANYONE
-from framework.errors import Forbidden
-from framework.lifecycle import JobState
-from jobs.schemas import job_spec_schema
+from femto.api.bodies import MAX_SPEC_BYTES, json_body_doc, parse_json, read_body
+from femto.api.caller import Caller
+from femto.api.context import Context, CurrentEngine
+from femto.auth import ANYONE
+from femto.errors import Forbidden
+from femto.jobs.schemas import job_spec_schema
+from femto.lifecycle import JobState
 
 MAX_PAGE = 10_000  # jobs in one GET /v1/jobs
 

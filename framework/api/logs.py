@@ -10,13 +10,13 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from framework import sandbox
-from framework.api.caller import Caller
-from framework.api.context import Context
-from framework.engine import Engine
-from framework.errors import NotFound, Unavailable
-from framework.lifecycle import TERMINAL_TASK_STATES
-from framework.sandbox import LogFile
+from femto import sandbox
+from femto.api.caller import Caller
+from femto.api.context import Context
+from femto.engine import Engine
+from femto.errors import NotFound, Unavailable
+from femto.lifecycle import TERMINAL_TASK_STATES
+from femto.sandbox import LogFile
 
 # Mesos reads at most 16 pages a call; asking for more only costs the agent nothing.
 DEFAULT_LENGTH = 65536

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from framework.engine import Engine
-from framework.lifecycle import TaskState
+from femto.engine import Engine
+from femto.lifecycle import TaskState
 
 
 def render_metrics(engine: Engine, mesos_connected: bool, is_leader: bool) -> str:

@@ -8,13 +8,13 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 
-from framework.api.context import Context
-from framework.api.metrics import render_metrics
+from femto.api.context import Context
+from femto.api.metrics import render_metrics
 
 leader_router = APIRouter()  # under /v1, with its authorization
 router = APIRouter()
 
-DASHBOARD = resources.files("framework.api").joinpath("static/dashboard.html").read_text()
+DASHBOARD = resources.files("femto.api").joinpath("static/dashboard.html").read_text()
 
 
 @leader_router.get("/leader")

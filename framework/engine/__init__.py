@@ -1,8 +1,8 @@
 """The job engine: a pure core of rules (core, offers), an I/O shell (shell.Engine), and
 admission, results and views beside them."""
 
-from framework.engine.config import EngineConfig
-from framework.engine.core import Halted
-from framework.engine.shell import Engine
+from femto.engine.config import EngineConfig
+from femto.engine.core import Halted
+from femto.engine.shell import Engine
 
 __all__ = ["Engine", "EngineConfig", "Halted"]

@@ -11,10 +11,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from framework.errors import Invalid
-from jobs.limits import Limits
-from jobs.operations.base import Operation
-from jobs.spec import JobSpec, SpecError, parse_job_spec, spec_fingerprint
+from femto.errors import Invalid
+from femto.jobs.limits import Limits
+from femto.jobs.operations.base import Operation
+from femto.jobs.spec import JobSpec, SpecError, parse_job_spec, spec_fingerprint
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from framework.engine.admission import Admitted
-from framework.launch import ExecutorSpec
-from framework.model import Job, Task
-from framework.retries import RetryPolicy
-from jobs.limits import Limits
-from jobs.wire import PartitionRef
+from femto.engine.admission import Admitted
+from femto.jobs.limits import Limits
+from femto.jobs.wire import PartitionRef
+from femto.launch import ExecutorSpec
+from femto.model import Job, Task
+from femto.retries import RetryPolicy
 
 
 @dataclass(frozen=True, slots=True)

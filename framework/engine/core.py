@@ -12,11 +12,11 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from framework import placement
-from framework.engine import offers, updates
-from framework.engine.admission import Admitted
-from framework.engine.config import ActiveJob, EngineConfig, InputPartition
-from framework.engine.instructions import (
+from femto import placement
+from femto.engine import offers, updates
+from femto.engine.admission import Admitted
+from femto.engine.config import ActiveJob, EngineConfig, InputPartition
+from femto.engine.instructions import (
     DeleteOutputs,
     ForgetPartials,
     Instruction,
@@ -25,17 +25,17 @@ from framework.engine.instructions import (
     Reconcile,
     RememberFramework,
 )
-from framework.errors import Unavailable
-from framework.lifecycle import (
+from femto.errors import Unavailable
+from femto.jobs.wire import parse_progress
+from femto.lifecycle import (
     TERMINAL_TASK_STATES,
     JobState,
     TaskState,
     job_transition,
     task_transition,
 )
-from framework.model import Attempt, Job, Task, parse_mesos_task_id
-from framework.retries import Fault, decide
-from jobs.wire import parse_progress
+from femto.model import Attempt, Job, Task, parse_mesos_task_id
+from femto.retries import Fault, decide
 from mesosapi import taskstates as mesos
 
 log = logging.getLogger(__name__)

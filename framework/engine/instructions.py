@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from framework.model import Job, Task
-from jobs.wire import TaskPayload
+from femto.jobs.wire import TaskPayload
+from femto.model import Job, Task
 
 
 @dataclass(frozen=True, slots=True)

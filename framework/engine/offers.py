@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from framework import placement
-from framework.engine.config import ActiveJob
-from framework.engine.instructions import Decline, Launch, Revive, Suppress, TaskLaunch
-from framework.launch import offer_scalar
-from framework.lifecycle import JobState, TaskState, job_transition
-from framework.model import Attempt, Task, parse_mesos_task_id
-from framework.sandbox import agent_url
-from jobs.wire import OutputRef, PartitionRef, TaskPayload
+from femto import placement
+from femto.engine.config import ActiveJob
+from femto.engine.instructions import Decline, Launch, Revive, Suppress, TaskLaunch
+from femto.jobs.wire import OutputRef, PartitionRef, TaskPayload
+from femto.launch import offer_scalar
+from femto.lifecycle import JobState, TaskState, job_transition
+from femto.model import Attempt, Task, parse_mesos_task_id
+from femto.sandbox import agent_url
 
 if TYPE_CHECKING:
-    from framework.engine.core import Core
+    from femto.engine.core import Core
 
 # Revives are debounced: a burst of submissions costs the master one call.
 REVIVE_INTERVAL = 0.5

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from framework.engine.core import Halted
+from femto.engine.core import Halted
 from mesosapi.errors import MesosError
 
 log = logging.getLogger(__name__)

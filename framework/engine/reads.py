@@ -7,11 +7,11 @@ import threading
 from collections import Counter
 from typing import Any
 
-from framework.engine.core import Core
-from framework.engine.views import job_view, task_view
-from framework.errors import Forbidden, NotFound
-from framework.model import Job, Task, parse_mesos_task_id
-from framework.store import Store
+from femto.engine.core import Core
+from femto.engine.views import job_view, task_view
+from femto.errors import Forbidden, NotFound
+from femto.model import Job, Task, parse_mesos_task_id
+from femto.store import Store
 
 
 class JobReads:

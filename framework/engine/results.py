@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from framework.datasets import Datasets
-from framework.engine.admission import Admitted
-from framework.model import Job, from_json_safe, task_key, to_json_safe
-from framework.store import Store, StoreError
-from jobs.operations.base import Query
+from femto.datasets import Datasets
+from femto.engine.admission import Admitted
+from femto.jobs.operations.base import Query
+from femto.model import Job, from_json_safe, task_key, to_json_safe
+from femto.store import Store, StoreError
 
 
 class ResultError(Exception):

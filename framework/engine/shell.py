@@ -17,13 +17,13 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
-from framework import credentials
-from framework.datasets import Datasets, check_name
-from framework.engine import results
-from framework.engine.admission import Admitted, admit, check_inputs, readmit
-from framework.engine.config import EngineConfig, InputPartition
-from framework.engine.core import Core, Halted
-from framework.engine.instructions import (
+from femto import credentials
+from femto.datasets import Datasets, check_name
+from femto.engine import results
+from femto.engine.admission import Admitted, admit, check_inputs, readmit
+from femto.engine.config import EngineConfig, InputPartition
+from femto.engine.core import Core, Halted
+from femto.engine.instructions import (
     Complete,
     Decline,
     DeleteOutputs,
@@ -38,17 +38,17 @@ from framework.engine.instructions import (
     Revive,
     Suppress,
 )
-from framework.engine.outbox import Call, Driver, Outbox
-from framework.engine.reads import JobReads
-from framework.engine.views import job_view
-from framework.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
-from framework.launch import executor_info, task_info
-from framework.lifecycle import JobState
-from framework.model import Job, Task
-from framework.store import KeyConflict, Store
-from jobs.datasets import load_npy
-from jobs.spec import SpecError
-from jobs.wire import PartitionRef
+from femto.engine.outbox import Call, Driver, Outbox
+from femto.engine.reads import JobReads
+from femto.engine.views import job_view
+from femto.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from femto.jobs.datasets import load_npy
+from femto.jobs.spec import SpecError
+from femto.jobs.wire import PartitionRef
+from femto.launch import executor_info, task_info
+from femto.lifecycle import JobState
+from femto.model import Job, Task
+from femto.store import KeyConflict, Store
 from mesosapi.errors import MesosError
 
 log = logging.getLogger(__name__)

@@ -6,17 +6,17 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from framework.engine.config import ActiveJob
-from framework.engine.instructions import Complete, RecordPartial
-from framework.lifecycle import TERMINAL_TASK_STATES, JobState, TaskState
-from framework.model import Attempt, Task, parse_mesos_task_id
-from framework.retries import FAILED_STATES, Fault, classify
-from jobs.wire import parse_task_result
+from femto.engine.config import ActiveJob
+from femto.engine.instructions import Complete, RecordPartial
+from femto.jobs.wire import parse_task_result
+from femto.lifecycle import TERMINAL_TASK_STATES, JobState, TaskState
+from femto.model import Attempt, Task, parse_mesos_task_id
+from femto.retries import FAILED_STATES, Fault, classify
 from mesosapi import taskstates as mesos
 from mesosapi.encoding import decode_data
 
 if TYPE_CHECKING:
-    from framework.engine.core import Core
+    from femto.engine.core import Core
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from framework.lifecycle import TaskState
-from framework.model import Job, Task, map_floats, mesos_task_id
+from femto.lifecycle import TaskState
+from femto.model import Job, Task, map_floats, mesos_task_id
 
 
 def iso(ts: float | None) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from framework.store.base import (
+from femto.store.base import (
     COLLECTIONS,
     LEADER_FENCE,
     Fenced,
@@ -23,7 +23,7 @@ __all__ = [
     "open_store",
 ]
 
-from framework.store.checks import redacted
+from femto.store.checks import redacted
 
 _SQLITE = "sqlite://"
 
@@ -31,7 +31,7 @@ _SQLITE = "sqlite://"
 def open_store(url: str) -> Store:
     """A store for `sqlite:///ABS/PATH.db`, `sqlite:///:memory:` or `mongodb(+srv)://...`."""
     if url.startswith(_SQLITE):
-        from framework.store.sqlite import SqliteStore
+        from femto.store.sqlite import SqliteStore
 
         path = url[len(_SQLITE) :]
         if path == "/:memory:":
@@ -43,7 +43,7 @@ def open_store(url: str) -> Store:
             )
         return SqliteStore(path)
     if url.startswith(("mongodb://", "mongodb+srv://")):
-        from framework.store.mongo import MongoStore
+        from femto.store.mongo import MongoStore
 
         return MongoStore(url)
     scheme = url.split("://", 1)[0] if "://" in url else url

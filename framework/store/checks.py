@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from framework.store.base import COLLECTIONS
+from femto.store.base import COLLECTIONS
 
 _USERINFO = re.compile(r"//[^/@]*@")
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")

@@ -21,7 +21,7 @@ import pymongo
 from gridfs.errors import CorruptGridFile, NoFile
 from pymongo.errors import ConfigurationError, ConnectionFailure, DuplicateKeyError, PyMongoError
 
-from framework.store.base import (
+from femto.store.base import (
     COLLECTIONS,
     INDEXED_FIELDS,
     LEADER_FENCE,
@@ -30,7 +30,7 @@ from framework.store.base import (
     StoreError,
     StoreUnavailable,
 )
-from framework.store.checks import (
+from femto.store.checks import (
     check_collection,
     check_epoch,
     check_equals,

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from framework.store.base import (
+from femto.store.base import (
     COLLECTIONS,
     INDEXED_FIELDS,
     LEADER_FENCE,
@@ -30,7 +30,7 @@ from framework.store.base import (
     StoreError,
     StoreUnavailable,
 )
-from framework.store.checks import (
+from femto.store.checks import (
     check_collection,
     check_epoch,
     check_equals,

@@ -2,13 +2,13 @@
 
 from typing import Any
 
-from jobs.operations.aggregates import Count, Max, Mean, Min, Sum
-from jobs.operations.base import Operation, Query, Transform
-from jobs.operations.command import Command
-from jobs.operations.elementwise import Add, Real2Bin
-from jobs.operations.histogram import Histogram
-from jobs.operations.noop import Noop
-from jobs.operations.window import SlidingMean
+from femto.jobs.operations.aggregates import Count, Max, Mean, Min, Sum
+from femto.jobs.operations.base import Operation, Query, Transform
+from femto.jobs.operations.command import Command
+from femto.jobs.operations.elementwise import Add, Real2Bin
+from femto.jobs.operations.histogram import Histogram
+from femto.jobs.operations.noop import Noop
+from femto.jobs.operations.window import SlidingMean
 
 __all__ = [
     "Operation",

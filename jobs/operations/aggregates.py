@@ -14,8 +14,8 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from jobs.operations.base import Query, Where, exact_total, selected
-from jobs.operations.programs import ProgramRunner
+from femto.jobs.operations.base import Query, Where, exact_total, selected
+from femto.jobs.operations.programs import ProgramRunner
 
 
 class AggregateParams(BaseModel):

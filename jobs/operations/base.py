@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from jobs.operations.programs import ProgramRunner
+from femto.jobs.operations.programs import ProgramRunner
 
 P = TypeVar("P", bound=BaseModel)
 

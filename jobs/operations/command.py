@@ -8,9 +8,9 @@ a .npy file on stdout. This module says what to run and what the output means; t
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobs.datasets import load_npy, npy_bytes
-from jobs.operations.base import Transform
-from jobs.operations.programs import CommandError, ProgramRunner
+from femto.jobs.datasets import load_npy, npy_bytes
+from femto.jobs.operations.base import Transform
+from femto.jobs.operations.programs import CommandError, ProgramRunner
 
 
 class CommandParams(BaseModel):

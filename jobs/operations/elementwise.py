@@ -3,8 +3,8 @@
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from jobs.operations.base import Transform
-from jobs.operations.programs import ProgramRunner
+from femto.jobs.operations.base import Transform
+from femto.jobs.operations.programs import ProgramRunner
 
 INT64_BOUND = 2.0**63
 

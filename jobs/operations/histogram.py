@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from jobs.limits import check_limit
-from jobs.operations.base import Finite, Query, Where, selected
-from jobs.operations.programs import ProgramRunner
+from femto.jobs.limits import check_limit
+from femto.jobs.operations.base import Finite, Query, Where, selected
+from femto.jobs.operations.programs import ProgramRunner
 
 
 class HistogramParams(BaseModel):

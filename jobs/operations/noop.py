@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from jobs.operations.base import Query
-from jobs.operations.programs import ProgramRunner
+from femto.jobs.operations.base import Query
+from femto.jobs.operations.programs import ProgramRunner
 
 
 class NoopParams(BaseModel):

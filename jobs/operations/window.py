@@ -11,9 +11,9 @@ lose precision as it grows along the array.
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from jobs.limits import check_limit
-from jobs.operations.base import Transform
-from jobs.operations.programs import ProgramRunner
+from femto.jobs.limits import check_limit
+from femto.jobs.operations.base import Transform
+from femto.jobs.operations.programs import ProgramRunner
 
 
 class SlidingMeanParams(BaseModel):

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from jobs.datasets import npy_bytes
+from femto.jobs.datasets import npy_bytes
 
 
 class FakeApi:

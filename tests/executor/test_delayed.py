@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from executor.delayed import FixedDelay
+from femto.executor.delayed import FixedDelay
 
 
 def test_calls_run_in_order_no_sooner_than_the_delay() -> None:

@@ -14,7 +14,7 @@ import psutil
 import pytest
 from addict import Dict
 
-from jobs.wire import Progress, parse_progress, parse_task_result
+from femto.jobs.wire import Progress, parse_progress, parse_task_result
 from localmesos import LocalMesos
 from mesosapi.encoding import decode_data, encode_data
 from mesosapi.scheduler import MesosSchedulerDriver, Scheduler
@@ -50,7 +50,7 @@ class PlacingScheduler(Scheduler):
                 continue
             executor = {
                 "executor_id": {"value": f"femto-{agent_id}"},
-                "command": {"value": f"{sys.executable} -m executor"},
+                "command": {"value": f"{sys.executable} -m femto.executor"},
                 "resources": [scalar("cpus", 0.1), scalar("mem", 64)],
             }
             tasks = [
@@ -91,7 +91,7 @@ def executor_processes() -> list[psutil.Process]:
     found = []
     for proc in psutil.Process().children(recursive=True):
         try:
-            if proc.cmdline()[-2:] == ["-m", "executor"] and proc.status() != "zombie":
+            if proc.cmdline()[-2:] == ["-m", "femto.executor"] and proc.status() != "zombie":
                 found.append(proc)
         except psutil.NoSuchProcess:
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from executor.pool import WorkerPool
+from femto.executor.pool import WorkerPool
 
 
 def test_idle_workers_are_reused() -> None:

@@ -12,10 +12,10 @@ import numpy as np
 import psutil
 import pytest
 
-from executor.programs import TaskPrograms, end_all_programs, run_program
-from executor.tasklog import TaskLog
-from jobs.operations import Transform, get_operation
-from jobs.operations.programs import CommandCancelled, CommandError, CommandTimeout
+from femto.executor.programs import TaskPrograms, end_all_programs, run_program
+from femto.executor.tasklog import TaskLog
+from femto.jobs.operations import Transform, get_operation
+from femto.jobs.operations.programs import CommandCancelled, CommandError, CommandTimeout
 
 DOUBLE = (
     "import io, sys, numpy as np; "

@@ -11,10 +11,10 @@ import numpy as np
 import psutil
 import pytest
 
-from executor.runner import COMPUTED, INPUTS_READ, Outcome, TaskOutcome, run_task
-from jobs.datasets import load_npy
-from jobs.operations import get_operation
-from jobs.wire import OutputMeta, TaskResult
+from femto.executor.runner import COMPUTED, INPUTS_READ, Outcome, TaskOutcome, run_task
+from femto.jobs.datasets import load_npy
+from femto.jobs.operations import get_operation
+from femto.jobs.wire import OutputMeta, TaskResult
 from tests.executor.conftest import FakeApi
 from tests.waiting import wait_for
 

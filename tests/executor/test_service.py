@@ -16,10 +16,17 @@ import numpy as np
 import psutil
 import pytest
 
-from executor import service
-from executor.lifecycle import MESOS_STATE, TERMINAL, TRANSITIONS, TaskEvent, TaskState, transition
-from executor.service import FemtoExecutor
-from jobs.wire import Progress, TaskResult, parse_progress, parse_task_result
+from femto.executor import service
+from femto.executor.lifecycle import (
+    MESOS_STATE,
+    TERMINAL,
+    TRANSITIONS,
+    TaskEvent,
+    TaskState,
+    transition,
+)
+from femto.executor.service import FemtoExecutor
+from femto.jobs.wire import Progress, TaskResult, parse_progress, parse_task_result
 from mesosapi.encoding import encode_data
 
 

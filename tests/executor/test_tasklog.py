@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from executor.runner import Outcome, TaskOutcome, run_task
-from executor.tasklog import TaskLog
-from jobs.datasets import load_npy
+from femto.executor.runner import Outcome, TaskOutcome, run_task
+from femto.executor.tasklog import TaskLog
+from femto.jobs.datasets import load_npy
 from tests.executor.conftest import FakeApi
 from tests.executor.test_runner import DOUBLE, payload, save
 from tests.waiting import wait_for

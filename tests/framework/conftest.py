@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from framework.datasets import Datasets
-from framework.store.sqlite import SqliteStore
+from femto.datasets import Datasets
+from femto.store.sqlite import SqliteStore
 
 
 @pytest.fixture

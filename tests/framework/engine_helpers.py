@@ -7,10 +7,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from framework.datasets import Datasets
-from framework.engine import Engine, EngineConfig
-from framework.launch import ExecutorSpec
-from framework.store.sqlite import SqliteStore
+from femto.datasets import Datasets
+from femto.engine import Engine, EngineConfig
+from femto.launch import ExecutorSpec
+from femto.store.sqlite import SqliteStore
 
 LAUNCH_TIMEOUT = 60.0
 

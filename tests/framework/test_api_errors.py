@@ -10,9 +10,9 @@ import httpx
 import numpy as np
 import pytest
 
-from framework.client import Client
-from framework.service import Service
-from jobs.limits import Limits
+from femto.client import Client
+from femto.jobs.limits import Limits
+from femto.service import Service
 from tests.framework.helpers import npy, running_service, submit, upload, wait_done
 
 GOOD = {"name": "ok", "operation": "count", "params": {}, "inputs": ["d"]}

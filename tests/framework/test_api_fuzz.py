@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 
-from framework.service import Service
+from femto.service import Service
 from tests.framework.helpers import npy, running_service, upload
 
 EXAMPLES = 150  # per operation, valid and invalid requests together

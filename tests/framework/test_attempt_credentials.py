@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from framework import credentials
+from femto import credentials
 from localmesos import LocalMesos
 from mesosapi.encoding import decode_data
 from tests.framework.helpers import fetch, npy, running_service, submit, upload, wait_done

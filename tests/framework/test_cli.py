@@ -15,8 +15,8 @@ import httpx
 import numpy as np
 import pytest
 
-from framework.cli import api_token, build_parser
-from framework.service import Service, check_exposure
+from femto.cli import api_token, build_parser
+from femto.service import Service, check_exposure
 from tests.framework.helpers import running_service
 
 FEMTO = shutil.which("femto", path=str(Path(sys.executable).parent)) or "femto"

@@ -10,7 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
-from framework.service import Service
+from femto.service import Service
 from tests.framework.helpers import running_service, submit, wait_done
 from tests.framework.test_api_errors import assert_error
 

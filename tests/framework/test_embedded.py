@@ -8,7 +8,7 @@ import httpx
 import psutil
 import pytest
 
-from framework.embedded import EmbeddedMesos
+from femto.embedded import EmbeddedMesos
 
 
 def test_it_serves_the_master_api_and_stops_without_leftovers(tmp_path: Path) -> None:

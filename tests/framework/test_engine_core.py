@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from framework.engine.admission import admit
-from framework.engine.config import EngineConfig, InputPartition
-from framework.engine.core import Core, Halted
-from framework.engine.instructions import (
+from femto.engine.admission import admit
+from femto.engine.config import EngineConfig, InputPartition
+from femto.engine.core import Core, Halted
+from femto.engine.instructions import (
     Complete,
     Decline,
     DeleteOutputs,
@@ -29,12 +29,12 @@ from framework.engine.instructions import (
     Revive,
     Suppress,
 )
-from framework.launch import ExecutorSpec
-from framework.lifecycle import JobState, TaskState
-from framework.model import Attempt, Job, Task
-from framework.retries import RetryPolicy
-from jobs.limits import Limits
-from jobs.wire import OutputMeta, PartitionRef, TaskResult
+from femto.jobs.limits import Limits
+from femto.jobs.wire import OutputMeta, PartitionRef, TaskResult
+from femto.launch import ExecutorSpec
+from femto.lifecycle import JobState, TaskState
+from femto.model import Attempt, Job, Task
+from femto.retries import RetryPolicy
 from mesosapi.encoding import encode_data
 
 CONFIG = EngineConfig(

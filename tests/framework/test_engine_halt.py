@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from framework.engine import Halted
-from framework.errors import Unavailable
-from framework.store.sqlite import SqliteStore
+from femto.engine import Halted
+from femto.errors import Unavailable
+from femto.store.sqlite import SqliteStore
 from tests.framework.engine_helpers import LAUNCH_TIMEOUT, engine_on, offer
 from tests.framework.test_engine_partition import finished
 from tests.waiting import wait_for

@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from framework.engine import Engine
-from framework.errors import Forbidden
-from framework.store.sqlite import SqliteStore
-from jobs.wire import OutputMeta, TaskResult
+from femto.engine import Engine
+from femto.errors import Forbidden
+from femto.jobs.wire import OutputMeta, TaskResult
+from femto.store.sqlite import SqliteStore
 from mesosapi.encoding import encode_data
 from tests.framework.engine_helpers import engine_on, offer
 from tests.waiting import wait_for

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from framework.engine import Engine
-from framework.store.sqlite import SqliteStore
+from femto.engine import Engine
+from femto.store.sqlite import SqliteStore
 from mesosapi.encoding import encode_data
 from tests.framework.engine_helpers import RecordingDriver, engine_on, offer
 from tests.waiting import wait_for

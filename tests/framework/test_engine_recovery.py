@@ -4,7 +4,7 @@ outage of minutes cannot be waited out against a real master in a unit test."""
 
 from __future__ import annotations
 
-from framework.store.sqlite import SqliteStore
+from femto.store.sqlite import SqliteStore
 from tests.framework.engine_helpers import LAUNCH_TIMEOUT, engine_on, offer
 from tests.waiting import wait_for
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from framework.store.sqlite import SqliteStore
+from femto.store.sqlite import SqliteStore
 from tests.framework.engine_helpers import engine_on, offer
 
 BIG = {"name": "big", "operation": "count", "inputs": ["d"],

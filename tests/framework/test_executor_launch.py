@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import numpy as np
 
-from framework.cli import build_parser
-from framework.launch import ExecutorSpec, executor_info
-from framework.service import Options, executor_environment
+from femto.cli import build_parser
+from femto.launch import ExecutorSpec, executor_info
+from femto.service import Options, executor_environment
 from tests.framework.helpers import running_service, submit, upload, wait_done
 
 OFFER = {"agent_id": {"value": "a1"}, "resources": []}
@@ -25,7 +25,7 @@ def test_default_command_is_this_interpreter_by_absolute_path() -> None:
     command = Options().executor_command
     argv = shlex.split(command)
     assert Path(argv[0]).is_absolute() and argv[0] == sys.executable
-    assert argv[1:] == ["-m", "executor"]
+    assert argv[1:] == ["-m", "femto.executor"]
 
 
 def test_executor_info_carries_environment_and_uris() -> None:
@@ -68,7 +68,7 @@ def agent_executors(master: str) -> list[dict[str, Any]]:
 def test_executor_fetched_by_uri_runs_jobs(tmp_path: Path) -> None:
     launcher = tmp_path / "femto-launcher"
     launcher.mkdir()
-    (launcher / "run.sh").write_text(f"exec {shlex.quote(sys.executable)} -m executor\n")
+    (launcher / "run.sh").write_text(f"exec {shlex.quote(sys.executable)} -m femto.executor\n")
     archive = tmp_path / "femto-launcher.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(launcher, arcname="femto-launcher")

@@ -16,7 +16,7 @@ import numpy as np
 import psutil
 import pytest
 
-import framework.service as service_module
+import femto.service as service_module
 from localmesos import LocalMesos
 from tests.framework.helpers import (
     fetch,
@@ -225,7 +225,7 @@ def test_scheduler_restarted_mid_job_on_the_same_store(tmp_path: Path) -> None:
     mesos_port, api_port = free_port(), free_port()
     mesos = start([sys.executable, "-m", "localmesos", "--listen", f"127.0.0.1:{mesos_port}",
                    "--agents", "2"], tmp_path / "mesos.log")
-    femto = [sys.executable, "-m", "framework.cli", "serve", "--master",
+    femto = [sys.executable, "-m", "femto", "serve", "--master",
              f"127.0.0.1:{mesos_port}", "--listen", f"127.0.0.1:{api_port}",
              "--store", f"sqlite:///{tmp_path}/femto.db", "--state-dir", str(tmp_path),
              "--retry-backoff", "0.2"]
@@ -291,7 +291,7 @@ def test_launch_timeout_kills_and_retries(tmp_path: Path) -> None:
 
 def test_a_killed_femto_serve_takes_its_embedded_cluster_along(tmp_path: Path) -> None:
     api_port = free_port()
-    scheduler = start([sys.executable, "-m", "framework.cli", "serve", "--listen",
+    scheduler = start([sys.executable, "-m", "femto", "serve", "--listen",
                        f"127.0.0.1:{api_port}", "--state-dir", str(tmp_path)],
                       tmp_path / "femto.log")
     try:

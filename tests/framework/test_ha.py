@@ -55,7 +55,7 @@ class Cluster:
     def add_scheduler(self) -> str:
         i, port = len(self.schedulers), free_port()
         proc = start([
-            sys.executable, "-m", "framework.cli", "serve",
+            sys.executable, "-m", "femto", "serve",
             "--master", self.master, "--zk", f"{self.zk.hosts}/femto",
             "--zk-session-timeout", str(SESSION_TIMEOUT), "--store", self.mongo.url,
             "--listen", f"127.0.0.1:{port}", "--state-dir", str(self.tmp / f"s{i}"),

@@ -14,9 +14,9 @@ import httpx
 import numpy as np
 import pytest
 
-from framework import sandbox
-from framework.errors import NotFound, Unavailable
-from framework.service import Service
+from femto import sandbox
+from femto.errors import NotFound, Unavailable
+from femto.service import Service
 from localmesos import LocalMesos
 from tests.framework.helpers import npy, running_service, wait_done
 from tests.framework.test_cli import FEMTO

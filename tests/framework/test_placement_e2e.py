@@ -15,7 +15,7 @@ import httpx
 import numpy as np
 import pytest
 
-from framework.service import Service
+from femto.service import Service
 from tests.framework.helpers import running_service, submit, upload, wait_done
 from tests.waiting import wait_for
 

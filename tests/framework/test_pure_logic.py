@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from framework.lifecycle import (
+from femto.lifecycle import (
     InvalidTransition,
     JobState,
     TaskState,
     job_transition,
     task_transition,
 )
-from framework.model import parse_mesos_task_id
-from framework.placement import AgentRoom, Candidate, ExecutorCost, OfferSlot, place
-from framework.retries import Fault, RetryPolicy, classify, decide
+from femto.model import parse_mesos_task_id
+from femto.placement import AgentRoom, Candidate, ExecutorCost, OfferSlot, place
+from femto.retries import Fault, RetryPolicy, classify, decide
 
 NO_EXECUTOR_COST = ExecutorCost(0.0, 0.0)
 

@@ -15,9 +15,9 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from framework.api.app import create_app
-from framework.auth import Role, Tokens
-from framework.service import Service
+from femto.api.app import create_app
+from femto.auth import Role, Tokens
+from femto.service import Service
 from tests.framework.helpers import npy, running_service
 from tests.framework.test_api_errors import assert_error
 from tests.waiting import wait_for

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from jobs.operations import Query, get_operation
+from femto.jobs.operations import Query, get_operation
 
 
 def uneven_partitions(whole: np.ndarray, seed: int, k: int = 9) -> list[np.ndarray]:

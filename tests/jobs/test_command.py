@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from jobs.datasets import load_npy, npy_bytes
-from jobs.operations import Transform, get_operation
-from jobs.operations.programs import CommandError, CommandTimeout, ProgramOutput
+from femto.jobs.datasets import load_npy, npy_bytes
+from femto.jobs.operations import Transform, get_operation
+from femto.jobs.operations.programs import CommandError, CommandTimeout, ProgramOutput
 
 
 class Recorder:

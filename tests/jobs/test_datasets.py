@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from jobs.datasets import RegisterDataset, load_npy, npy_bytes, split
+from femto.jobs.datasets import RegisterDataset, load_npy, npy_bytes, split
 
 
 def test_split_is_numpy_array_split() -> None:

@@ -6,12 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import jobs.examples
-from jobs.examples.data import example_dataset, example_names
-from jobs.operations import operation_names
-from jobs.spec import parse_job_spec
+import femto.jobs.examples
+from femto.jobs.examples.data import example_dataset, example_names
+from femto.jobs.operations import operation_names
+from femto.jobs.spec import parse_job_spec
 
-EXAMPLES = Path(jobs.examples.__file__).parent
+EXAMPLES = Path(femto.jobs.examples.__file__).parent
 SPECS = sorted(EXAMPLES.glob("*.json"))
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from jobs.spec import SpecError, parse_job_spec
+from femto.jobs.spec import SpecError, parse_job_spec
 from tests.jobs.helpers import run_query, uneven_partitions
 
 

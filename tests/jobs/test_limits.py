@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.limits import Limits
-from jobs.spec import SpecError, parse_job_spec
+from femto.jobs.limits import Limits
+from femto.jobs.spec import SpecError, parse_job_spec
 
 
 def spec(**changes: object) -> dict:

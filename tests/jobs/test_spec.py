@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from jobs.operations.histogram import HistogramParams
-from jobs.spec import SpecError, canonical_json, parse_job_spec, spec_fingerprint
+from femto.jobs.operations.histogram import HistogramParams
+from femto.jobs.spec import SpecError, canonical_json, parse_job_spec, spec_fingerprint
 
 SPEC: dict[str, Any] = {
     "name": "pt-histogram",

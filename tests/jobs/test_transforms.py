@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from jobs.operations import Transform, get_operation
-from jobs.operations.window import sliding_mean
+from femto.jobs.operations import Transform, get_operation
+from femto.jobs.operations.window import sliding_mean
 from tests.jobs.helpers import uneven_partitions
 
 

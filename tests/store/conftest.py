@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from framework.store import Store, open_store
+from femto.store import Store, open_store
 from tests.services import MongoServer
 
 

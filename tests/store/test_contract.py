@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from framework.store import Fenced, KeyConflict, Store
+from femto.store import Fenced, KeyConflict, Store
 from tests.store.conftest import Backend
 
 

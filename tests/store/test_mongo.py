@@ -9,8 +9,8 @@ from typing import Any
 import pymongo
 import pytest
 
-from framework.store import StoreUnavailable, open_store
-from framework.store.mongo import client_options
+from femto.store import StoreUnavailable, open_store
+from femto.store.mongo import client_options
 from tests.services import MongoServer
 
 

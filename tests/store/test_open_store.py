@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from framework.store import StoreUnavailable, open_store
-from framework.store.sqlite import SqliteStore
+from femto.store import StoreUnavailable, open_store
+from femto.store.sqlite import SqliteStore
 
 
 def test_sqlite_url_opens_the_file_and_creates_its_directory(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from framework.store import Fenced, StoreError, StoreUnavailable, open_store
-from framework.store.sqlite import SqliteStore, where_clause
+from femto.store import Fenced, StoreError, StoreUnavailable, open_store
+from femto.store.sqlite import SqliteStore, where_clause
 
 
 def test_put_many_is_one_transaction(tmp_path: Path) -> None:
