@@ -117,7 +117,7 @@ def _payload(core: Core, active: ActiveJob, task: Task, attempt: Attempt) -> Tas
     index = task.partition - 1
     while need > 0 and index >= 0:
         left.insert(0, first[index].ref)
-        need -= first[index].ref.length
+        need -= first[index].length
         index -= 1
     job = active.job
     output = None

@@ -44,7 +44,6 @@ from femto.engine.views import job_view
 from femto.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from femto.jobs.datasets import load_npy
 from femto.jobs.spec import SpecError
-from femto.jobs.wire import PartitionRef
 from femto.launch import executor_info, task_info
 from femto.lifecycle import JobState
 from femto.model import Job, Task
@@ -232,8 +231,7 @@ class Engine(JobReads):
 
     def _inputs(self, docs: list[dict[str, Any]]) -> list[list[InputPartition]]:
         return [
-            [InputPartition(PartitionRef(uri=r["uri"], url=r["url"], length=r["length"],
-                                         dtype=r["dtype"]), r["host"])
+            [InputPartition(r["uri"], r["url"], r["length"], r["dtype"], r["host"])
              for r in self.datasets.refs(doc, self.config.api_url)]
             for doc in docs
         ]

@@ -30,7 +30,7 @@ from femto.engine.instructions import (
     Suppress,
 )
 from femto.jobs.limits import Limits
-from femto.jobs.wire import OutputMeta, PartitionRef, TaskResult
+from femto.jobs.wire import OutputMeta, TaskResult
 from femto.launch import ExecutorSpec
 from femto.lifecycle import JobState, TaskState
 from femto.model import Attempt, Job, Task
@@ -85,8 +85,8 @@ def job_of(operation: str = "count", *, max_retries: int = 3, partitions: int = 
     job = Job(id="j", name="j", operation=operation, spec=admitted.document,
               fingerprint=admitted.fingerprint, created=0.0, n_tasks=partitions, output=output)
     tasks = [Task(job_id="j", partition=i, waiting_since=0.0) for i in range(partitions)]
-    inputs = [[InputPartition(PartitionRef(uri=f"file:///d/{i}.npy", length=2, dtype="<f8"),
-                              None) for i in range(partitions)]]
+    inputs = [[InputPartition(f"file:///d/{i}.npy", None, 2, "<f8", None)
+               for i in range(partitions)]]
     return job, tasks, admitted, inputs
 
 
