@@ -259,6 +259,9 @@ def test_the_executor_itself_ends_what_its_commands_started_in_their_own_session
         driver.reviveOffers()
         wait_for(pid_file.exists, 20, "the command to start its grandchild")
         escapee = psutil.Process(int(pid_file.read_text()))
+        # `$!` is the pid while it is still `env`, before it execs setsid and then sleep:
+        # only the sleep's environment is the one without the sandbox.
+        wait_for(lambda: escapee.name() == "sleep", 20, "the grandchild to become sleep")
         assert "MESOS_SANDBOX" not in escapee.environ()
         [executor] = executor_processes()
         executor.terminate()
