@@ -51,7 +51,7 @@ def result_of(store: Store, datasets: Datasets, job: Job, admitted: Admitted) ->
             raise ResultError(f"reducing results failed: {exc}") from exc
     blobs = [output_blob(job.id, p["partition"], p["attempt"]) for p in partials]
     for partial, blob in zip(partials, blobs, strict=True):
-        if not _has_blob(store, blob):
+        if not store.has_blob(blob):
             raise ResultError(
                 f"the output of partition {partial['partition']} (attempt "
                 f"{partial['attempt']}) was reported but never uploaded")
@@ -63,12 +63,3 @@ def result_of(store: Store, datasets: Datasets, job: Job, admitted: Admitted) ->
         raise ResultError(f"making output dataset {job.output!r} failed: {exc}") from exc
     return {"dataset": job.output}
 
-
-def _has_blob(store: Store, name: str) -> bool:
-    if store.blob_path(name) is not None:
-        return True
-    try:  # a store without local paths (MongoDB's GridFS): ask for it
-        store.get_blob(name)
-    except KeyError:
-        return False
-    return True

@@ -92,6 +92,10 @@ class Store(Protocol):
         """The blob's bytes; KeyError if absent."""
         ...
 
+    def has_blob(self, key: str) -> bool:
+        """Whether the blob exists, without reading it."""
+        ...
+
     def blob_path(self, key: str) -> str | None:
         """An absolute path of the blob as a local `.npy` file, or None (absent or remote)."""
         ...

@@ -274,6 +274,11 @@ class MongoStore:
                     log.debug("blob %s replaced while reading; retrying", key)
         raise StoreError(f"blob {key!r} kept changing during {_BLOB_READ_ATTEMPTS} reads")
 
+    def has_blob(self, key: str) -> bool:
+        check_key(key)
+        with self._translated(f"has_blob {key}"):
+            return self._blob_files.find_one({"filename": key}, {"_id": 1}) is not None
+
     def blob_path(self, key: str) -> str | None:
         check_key(key)
         return None

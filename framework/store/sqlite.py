@@ -248,6 +248,9 @@ class SqliteStore:
         except OSError as exc:
             raise StoreUnavailable(f"sqlite get_blob {key}: {exc}") from exc
 
+    def has_blob(self, key: str) -> bool:
+        return self.blob_path(key) is not None
+
     def blob_path(self, key: str) -> str | None:
         target = self._blob_file(key)
         return str(target) if target.is_file() else None

@@ -163,11 +163,14 @@ def test_blob_round_trip_replace_and_delete(store: Store) -> None:
     with pytest.raises(KeyError):
         store.get_blob("events/0")
     assert store.blob_path("events/0") is None
+    assert not store.has_blob("events/0")
     assert store.delete_blob("events/0") is False
     store.put_blob("events/0", b"first")
     store.put_blob("events/0", b"second")
+    assert store.has_blob("events/0")
     assert store.get_blob("events/0") == b"second"
     assert store.delete_blob("events/0") is True
+    assert not store.has_blob("events/0")
     with pytest.raises(KeyError):
         store.get_blob("events/0")
 
