@@ -48,7 +48,9 @@ def cluster(context: Context) -> dict[str, Any]:
                          "has not reached one yet)")
         return view
     try:
-        response = httpx.get(f"{master}/master/state", timeout=STATE_TIMEOUT)
+        # A master that is not the leader answers 307 to the one that is.
+        response = httpx.get(f"{master}/master/state", timeout=STATE_TIMEOUT,
+                             follow_redirects=True)
         response.raise_for_status()
         state = response.json()
         if not isinstance(state, dict):
