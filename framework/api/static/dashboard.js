@@ -570,8 +570,12 @@ function clusterPage() {
   async function load() {
     const view = await api("/v1/cluster");
     const master = view.master;
+    const leader = view.schedulers.find((s) => s.leader);
     fill(body,
       view.error ? el("p", { class: "error", id: "cluster-error" }, view.error) : null,
+      view.error && leader && leader.url !== location.origin
+        ? el("p", {}, "The leader knows the cluster: ",
+          el("a", { href: `${leader.url}/#/cluster` }, leader.url)) : null,
       el("h2", {}, "Schedulers"),
       el("table", { id: "schedulers" }, el("tbody", {}, view.schedulers.map((s) => el("tr", {},
         el("td", {}, el("code", {}, s.url)),
