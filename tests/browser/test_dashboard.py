@@ -27,6 +27,7 @@ def test_a_running_jobs_task_cells_change_without_a_reload(tmp_path: Path, page:
         first = page.locator('#tasks [data-partition="0"]')
         expect(first).not_to_have_attribute("data-state", "FINISHED")
         page.evaluate("window.loadedOnce = true")  # gone if the page were reloaded
+        expect(page.locator("body")).to_have_attribute("data-live", "live")  # the stream
         for partition in range(3):
             cell = page.locator(f'#tasks [data-partition="{partition}"]')
             expect(cell).to_have_attribute("data-state", "FINISHED", timeout=60_000)
@@ -102,3 +103,20 @@ def test_the_cluster_page_shows_the_leader_and_every_agent(tmp_path: Path, page:
         expect(page.locator("#schedulers")).to_contain_text("leader")
         expect(page.locator("#agents tbody tr")).to_have_count(2)
         expect(page.locator("#agents td.cpus")).to_have_text(["0 / 3", "0 / 3"])  # used / total
+
+
+def test_a_job_submitted_after_the_list_loaded_appears_and_finishes_on_it(
+    tmp_path: Path, page: Page,
+) -> None:
+    with running_service(tmp_path / "state") as (service, api):
+        upload(api, "d", np.arange(10.0), 2)
+        page.goto(f"{service.url}/")
+        expect(page.locator("body")).to_have_attribute("data-live", "live")
+        page.evaluate("window.loadedOnce = true")
+        job = submit(api, {"name": "late", "operation": "command", "inputs": ["d"],
+                           "params": {"argv": ["sh", "-c", "sleep 1; cat"]}})
+        row = page.locator(f'#jobs [data-job="{job["id"]}"]')
+        expect(row).to_contain_text("late")
+        expect(row).to_contain_text("FINISHED", timeout=60_000)
+        expect(row).to_contain_text("2/2 finished")
+        assert page.evaluate("window.loadedOnce") is True

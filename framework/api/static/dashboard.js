@@ -195,6 +195,9 @@ async function connect() {
       if (controller.signal.aborted) return;
     }
     setLive("reconnecting");
+    // Meanwhile the page is read at each try, so it does not silently go stale (a
+    // standby's stream sends the browser to the leader, another origin it may not follow).
+    if (current) current.reload();
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(2 * delay, 15000);
   }
