@@ -245,6 +245,12 @@ class Service:
             return self.url
         return self.leadership.leader() if self.leadership else None
 
+    def scheduler_urls(self) -> list[str]:
+        """The contenders in the election (the leader first), or this scheduler alone."""
+        if self.leadership is None:
+            return [self.url]
+        return self.leadership.contenders() or [self.url]
+
     def _mirrors(self) -> list[str]:
         if self.leadership is None:
             return []

@@ -50,7 +50,8 @@ def test_every_source_file_is_in_the_wheel_where_its_package_maps_it(
     for package, folder in folders.items():
         for source in (REPO / folder).rglob("*"):
             relative = source.relative_to(REPO / folder)
-            if source.suffix not in (".py", ".json", ".html") or "__pycache__" in relative.parts:
+            shipped = (".py", ".json", ".html", ".js", ".css")
+            if source.suffix not in shipped or "__pycache__" in relative.parts:
                 continue
             installed = "/".join([*package.split("."), *relative.parts])
             if installed not in names:
@@ -73,3 +74,10 @@ def test_the_source_folders_are_not_importable_outside_the_checkout() -> None:
         run = subprocess.run([sys.executable, "-c", f"import {generic}"], capture_output=True,
                              text=True, cwd="/")
         assert run.returncode != 0 and "No module named" in run.stderr, generic
+
+
+def test_the_dashboard_ships_its_chart_library_with_its_licence(wheel: zipfile.ZipFile) -> None:
+    # Served by femto itself (no CDN), so the wheel must carry it, and its licence with it.
+    names = set(wheel.namelist())
+    vendor = "femto/api/static/vendor/uplot/"
+    assert {vendor + "uPlot.iife.min.js", vendor + "uPlot.min.css", vendor + "LICENSE"} <= names

@@ -8,9 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from femto.api.caller import authorize
+from femto.api.cluster import router as cluster_router
 from femto.api.context import ApiContext, Redirect, ServiceInfo, leader_only
 from femto.api.datasets import router as datasets_router
 from femto.api.events import router as events_router
@@ -40,6 +42,7 @@ def create_app(
                                    exposed)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorize), Depends(leader_only)])
+    v1.include_router(cluster_router)
     v1.include_router(datasets_router)
     v1.include_router(events_router)
     v1.include_router(jobs_router)
@@ -48,6 +51,8 @@ def create_app(
     app.include_router(v1)
     app.include_router(executor_router)
     app.include_router(service_router)
+    # The dashboard's scripts, styles and vendored chart library: no CDN, no token needed.
+    app.mount("/static", StaticFiles(packages=[("femto.api", "static")]), name="static")
     _handle_errors(app)
     return app
 

@@ -41,6 +41,10 @@ class ServiceInfo(Protocol):
 
     def leader_url(self) -> str | None: ...
 
+    def scheduler_urls(self) -> list[str]:
+        """Every scheduler's API URL, the leader's first when one leads."""
+        ...
+
     def master_url(self) -> str | None: ...
 
 

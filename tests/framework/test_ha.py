@@ -249,3 +249,17 @@ def test_frozen_leader_launches_nothing_after_it_is_deposed(cluster: Cluster) ->
     assert cluster.leaders() == [new_leader]
     master_ids = {t["id"] for t in cluster.master_tasks() if t["id"].startswith(job_id)}
     assert master_ids == femto_attempt_ids(new_leader, job_id)
+
+
+def test_the_cluster_view_names_the_leader_and_the_standby(cluster: Cluster) -> None:
+    first, second = cluster.add_scheduler(), cluster.add_scheduler()
+    leader = cluster.leader()
+    standby = second if leader == first else first
+    expected = [{"url": leader, "leader": True}, {"url": standby, "leader": False}]
+    on_leader = httpx.get(f"{leader}/v1/cluster", timeout=10).json()
+    assert on_leader["schedulers"] == expected
+    assert on_leader["master"]["url"] == f"http://{cluster.master}"
+    assert len(on_leader["agents"]) == 2 and on_leader["error"] is None
+    on_standby = httpx.get(f"{standby}/v1/cluster", timeout=10).json()
+    assert on_standby["schedulers"] == expected
+    assert on_standby["master"] is None and "stands by" in on_standby["error"]
