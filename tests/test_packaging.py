@@ -76,8 +76,15 @@ def test_the_source_folders_are_not_importable_outside_the_checkout() -> None:
         assert run.returncode != 0 and "No module named" in run.stderr, generic
 
 
-def test_the_dashboard_ships_its_chart_library_with_its_licence(wheel: zipfile.ZipFile) -> None:
-    # Served by femto itself (no CDN), so the wheel must carry it, and its licence with it.
+def test_the_dashboard_ships_every_asset_and_the_chart_librarys_licence(
+    wheel: zipfile.ZipFile,
+) -> None:
+    # Served by femto itself (no CDN), so the wheel must carry every file the page loads,
+    # and the vendored library's licence with it.
     names = set(wheel.namelist())
-    vendor = "femto/api/static/vendor/uplot/"
-    assert {vendor + "uPlot.iife.min.js", vendor + "uPlot.min.css", vendor + "LICENSE"} <= names
+    static = Path(__file__).resolve().parents[1] / "framework" / "api" / "static"
+    assets = {f"femto/api/static/{p.relative_to(static).as_posix()}"
+              for p in static.rglob("*") if p.is_file()}
+    assert "femto/api/static/js/main.js" in assets
+    assert "femto/api/static/vendor/uplot/LICENSE" in assets
+    assert assets <= names, sorted(assets - names)
