@@ -13,6 +13,7 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from femto.api.metrics import Metrics
 from femto.auth import Tokens
 from femto.datasets import Datasets
 from femto.engine import Engine
@@ -50,6 +51,7 @@ class ApiContext:
     attempt_key: bytes  # checks the executors' attempt credentials (framework.credentials)
     max_upload: int
     exposed: bool  # reachable beyond loopback: the command operation needs its role
+    metrics: Metrics
 
     @property
     def engine(self) -> Engine:
@@ -87,8 +89,14 @@ CurrentDatasets = Annotated[Datasets, Depends(current_datasets)]
 
 async def leader_only(request: Request, context: Context) -> None:
     """A standby serves reads; writes go to the leader (307 keeps method and body)."""
+    if request.method in WRITES:
+        await on_leader(request, context)
+
+
+async def on_leader(request: Request, context: Context) -> None:
+    """What only the leader knows (its queue, its offers) is read there: 307 to it."""
     service = context.service
-    if request.method not in WRITES or service.is_leader:
+    if service.is_leader:
         return
     leader = await run_in_threadpool(service.leader_url)  # may ask ZooKeeper
     if not leader or leader == service.url:

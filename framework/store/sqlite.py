@@ -209,6 +209,29 @@ class SqliteStore:
             ).fetchall()
         return [decode_doc(row[0]) for row in rows]
 
+    def find_newest(
+        self, collection: str, limit: int, before: int | None = None, **equals: Any
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        table = check_collection(collection)
+        where, params = where_clause(table, equals)
+        if before is not None:
+            where += (" AND" if where else " WHERE") + " rowid < ?"
+            params.append(before)
+        with self._lock, _translated("find_newest"):
+            rows = self._conn.execute(
+                f"SELECT rowid, doc FROM {table}{where} ORDER BY rowid DESC LIMIT ?",
+                [*params, limit + 1],
+            ).fetchall()
+        following = rows[limit - 1][0] if len(rows) > limit else None
+        return [decode_doc(row[1]) for row in rows[:limit]], following
+
+    def count(self, collection: str, **equals: Any) -> int:
+        table = check_collection(collection)
+        where, params = where_clause(table, equals)
+        with self._lock, _translated("count"):
+            (n,) = self._conn.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()
+        return int(n)
+
     def delete(self, collection: str, key: str) -> bool:
         table = check_collection(collection)
         with self._transaction() as conn:
