@@ -295,7 +295,11 @@ class Core:
         parsed = parse_mesos_task_id(message.task_id)
         active = self.active.get(parsed[0]) if parsed else None
         if parsed and active and parsed[1] < len(active.tasks):
-            active.tasks[parsed[1]].progress = message.progress
+            task = active.tasks[parsed[1]]
+            current = task.current
+            # Only the live attempt's: a superseded one's late word would move it back.
+            if current is not None and current.n == parsed[2]:
+                task.progress = message.progress
 
     def on_executor_lost(self, agent_id: str) -> None:
         self.executors.discard(agent_id)
