@@ -42,7 +42,7 @@ def create_app(
     metrics = Metrics(service)
     app.state.context = ApiContext(service, service.datasets, tokens, attempt_key, max_upload,
                                    exposed, metrics)
-    app.add_middleware(LatencyMiddleware, metrics=metrics)
+    app.add_middleware(LatencyMiddleware, metrics=metrics, routes=app.router.routes)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorize), Depends(leader_only)])
     v1.include_router(datasets_router)

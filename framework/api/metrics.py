@@ -24,6 +24,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from femto.engine.stats import Durations
@@ -127,9 +128,10 @@ class LatencyMiddleware:
     """Times each HTTP request into `api_latency`, labelled by the route's template
     (/v1/jobs/{job_id}, never the raw path: one series per route, not per job)."""
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics, routes: list[BaseRoute]) -> None:
         self.app = app
         self.metrics = metrics
+        self.routes = routes  # the app's own (its routers' routes come in the scope)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -137,6 +139,7 @@ class LatencyMiddleware:
             return
         started = time.perf_counter()
         status = [500]
+        arrived = dict(scope)  # a mount rewrites the scope's paths as it routes
 
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -147,11 +150,24 @@ class LatencyMiddleware:
             await self.app(scope, receive, sending)
         finally:
             self.metrics.api_latency.labels(
-                scope["method"], _template(scope), str(status[0])
+                scope["method"], _template(scope, arrived, self.routes), str(status[0])
             ).observe(time.perf_counter() - started)
 
 
-def _template(scope: Scope) -> str:
+def _template(scope: Scope, arrived: Scope, routes: list[BaseRoute]) -> str:
+    """The matched route's template, with the prefixes of the routers it sits in: the route
+    knows only its own part of the path (FastAPI keeps it as its router declared it), and
+    each parameter is one segment, so the prefix is the raw path less that many."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
-    return str(path) if path is not None else "unmatched"
+    if route is None:  # a route of the app itself (/openapi.json, a mount): not recorded
+        for own_route in routes:
+            if isinstance(own_route, Route | Mount) \
+                    and own_route.matches(arrived)[0] is Match.FULL:
+                return str(own_route.path_format)
+    template = getattr(route, "path", None)
+    if not isinstance(template, str):
+        return "unmatched"
+    own = template.count("/")
+    segments = arrived["path"].split("/")
+    prefix = "/".join(segments[:-own]) if 0 < own < len(segments) else ""
+    return prefix + template
