@@ -17,7 +17,8 @@ router = APIRouter()
             responses={307: {"description": "This is a standby: the leader has the queue"},
                        **errors(404)})
 def queue(principal: Caller, engine: CurrentEngine,
-          job: str | None = Query(None, description="only this job's tasks")) -> JSONResponse:
+          job: str | None = Query(None, min_length=1, description="only this job's tasks"),
+          ) -> JSONResponse:
     """Every task waiting to launch, the longest waiting first, with why: "offer" (none
     that fits yet), "locality" (held for its data's host until `until`), "backoff"
     (retrying after a failure at `until`, after `delay` seconds) or "fits_no_agent"."""
