@@ -181,8 +181,9 @@ def _execute(
     api = Api(client, task.credential, cancel, task.api_mirrors)
     inputs = []
     for ref in task.inputs:  # a big input takes a while: each one read is progress
+        if inputs:
+            progress(INPUTS_READ * len(inputs) / len(task.inputs))
         inputs.append(read_partition(ref, api))
-        progress(INPUTS_READ * len(inputs) / (len(task.inputs) + 1))
     left = read_left_tail(task.left, operation.left_context(params), api)
     if cancel.is_set():
         return TaskOutcome(Outcome.KILLED)
