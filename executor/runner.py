@@ -179,7 +179,7 @@ def _execute(
         output_url = task.output.url
 
     api = Api(client, task.credential, cancel, task.api_mirrors)
-    inputs = []
+    inputs: list[np.ndarray] = []
     for ref in task.inputs:  # a big input takes a while: each one read is progress
         if inputs:
             progress(INPUTS_READ * len(inputs) / len(task.inputs))
