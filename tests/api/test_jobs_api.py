@@ -120,3 +120,25 @@ def test_a_scheduler_that_does_not_lead_answers_503_to_leader_health(tmp_path: P
         assert set(body) == {"error", "details"} and "standby" in body["error"]
         assert api.get("/health").status_code == 200  # serving: a standby is healthy
         assert api.get("/v1/queue").status_code == 503  # the queue is the leader's
+
+
+def test_pages_of_one_state_follow_the_cursor_newest_first(api: httpx.Client) -> None:
+    ids = [submit(api, {"name": f"paged-{i}", "operation": "count", "inputs": ["d"]})["id"]
+           for i in range(3)]
+    for job_id in ids:
+        wait_done(api, job_id)
+    finished = [j["id"] for j in api.get("/v1/jobs", params={"state": "FINISHED",
+                                                             "limit": 10_000}).json()]
+    seen: list[str] = []
+    page = api.get("/v1/jobs", params={"state": "FINISHED", "limit": 1})
+    while True:
+        assert page.status_code == 200 and len(page.json()) == 1
+        assert int(page.headers["x-total-count"]) == len(finished)
+        seen += [j["id"] for j in page.json()]
+        link = page.headers.get("link")
+        if link is None:
+            break
+        url, rel = link.split("; ")
+        assert rel == 'rel="next"' and "state=FINISHED" in url
+        page = api.get(url.strip("<>"))
+    assert seen == finished and seen[:3] == ids[::-1]
