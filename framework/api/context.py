@@ -18,6 +18,7 @@ from femto.auth import Tokens
 from femto.datasets import Datasets
 from femto.engine import Engine
 from femto.errors import Unavailable
+from femto.eventlog import EventLog
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -28,6 +29,7 @@ class ServiceInfo(Protocol):
     url: str
     engine: Engine | None
     datasets: Datasets | None
+    events: EventLog
 
     @property
     def health_problem(self) -> str | None: ...
@@ -90,11 +92,11 @@ CurrentDatasets = Annotated[Datasets, Depends(current_datasets)]
 async def leader_only(request: Request, context: Context) -> None:
     """A standby serves reads; writes go to the leader (307 keeps method and body)."""
     if request.method in WRITES:
-        await on_leader(request, context)
+        await to_leader(request, context)
 
 
-async def on_leader(request: Request, context: Context) -> None:
-    """What only the leader knows (its queue, its offers) is read there: 307 to it."""
+async def to_leader(request: Request, context: Context) -> None:
+    """Nothing on the leader; elsewhere a redirect to it, or 503 while none is elected."""
     service = context.service
     if service.is_leader:
         return

@@ -6,14 +6,14 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
 from femto.api.caller import Caller
-from femto.api.context import CurrentEngine, on_leader
+from femto.api.context import CurrentEngine, to_leader
 from femto.api.docs import errors
 from femto.api.models import QueueEntry
 
 router = APIRouter()
 
 
-@router.get("/queue", response_model=list[QueueEntry], dependencies=[Depends(on_leader)],
+@router.get("/queue", response_model=list[QueueEntry], dependencies=[Depends(to_leader)],
             responses={307: {"description": "This is a standby: the leader has the queue"},
                        **errors(404)})
 def queue(principal: Caller, engine: CurrentEngine,

@@ -31,7 +31,7 @@ ROUTES = {
     ("/v1/datasets/{name}", "get"), ("/v1/datasets/{name}", "delete"),
     ("/v1/datasets/{name}/data", "get"), ("/v1/datasets/{name}/partitions/{index}", "get"),
     ("/v1/queue", "get"), ("/v1/leader", "get"), ("/v1/leader/health", "get"),
-    ("/health", "get"), ("/metrics", "get"),
+    ("/v1/events", "get"), ("/health", "get"), ("/metrics", "get"),
 }
 ERROR = {"$ref": "#/components/schemas/ErrorBody"}
 
