@@ -90,6 +90,12 @@ def where_clause(collection: str, equals: Mapping[str, Any]) -> tuple[str, list[
             params.append(path)
         if value is None:
             clauses.append(f"{expr} IS NULL")
+        elif isinstance(value, str) and field in INDEXED_FIELDS[collection]:
+            # A column without affinity equals a string only if it holds text, and JSON
+            # gives text only for strings (arrays and objects are not filtered on): no
+            # type check, so a count or page by state reads the index alone, not each doc.
+            clauses.append(f"{expr} = ?")
+            params.append(value)
         else:
             types = "('text')" if isinstance(value, str) else "('integer', 'real')"
             clauses.append(f"{expr} = ? AND json_type(doc, ?) IN {types}")

@@ -94,6 +94,13 @@ def test_find_matches_values_by_json_type(store: Store) -> None:
     assert store.find("meta", v=None) == [{"v": None}, {"other": 1}]
     assert store.find("meta", v=1, other=1) == []
     assert store.find("meta", other=1) == [{"other": 1}]
+    # The same on an indexed field (the jobs' state).
+    store.put_many("jobs", {"int": {"state": 1}, "true": {"state": True},
+                            "str": {"state": "1"}, "null": {"state": None}})
+    assert store.find("jobs", state="1") == [{"state": "1"}]
+    assert store.find("jobs", state=1) == [{"state": 1}]
+    assert store.find("jobs", state=True) == [{"state": True}]
+    assert store.count("jobs", state="1") == 1
 
 
 def test_find_newest_pages_backwards_and_count(store: Store) -> None:
