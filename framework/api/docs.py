@@ -36,6 +36,10 @@ V1_ERRORS = (401, 422, 503)
 WRITE_ERRORS = (403,)
 
 
+STANDBY_REDIRECT = {"description": "This is a standby: the same request to the leader, "
+                    "whose URL is in Location (method and body kept)"}
+
+
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """`responses=` for a route that can answer these error statuses."""
     return {status: {"model": ErrorBody, "description": STATUS_TEXT[status]}
@@ -73,6 +77,8 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
                 common = V1_ERRORS + (WRITE_ERRORS if method != "get" else ())
                 for status in common:
                     responses.setdefault(str(status), _error_response(status))
+                if method != "get":
+                    responses.setdefault("307", STANDBY_REDIRECT)
             else:
                 operation["security"] = []
             if "422" in responses:  # FastAPI's default names its own body: femto's instead
