@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from femto.executor.progress import ProgressFile, progress_file
 from femto.executor.tasklog import TaskLog
 from femto.jobs.operations.programs import (
     CommandCancelled,
@@ -52,15 +53,19 @@ def run_program(
     cancel: threading.Event | None = None,
     grace: float = GRACE_SECONDS,
     stderr_log: Path | None = None,
+    progress: Callable[[float], None] | None = None,
 ) -> ProgramOutput:
     """Run argv on `stdin`; its output if it exits with status 0, else CommandError.
 
     With `stderr_log`, the program writes its stderr to the end of that file as it runs
     (so it can be followed), and the stderr tail returned or carried is what it wrote there.
+    With `progress`, the program may write fractions to the file $FEMTO_PROGRESS_FILE
+    names (femto.executor.progress), and `progress` gets each as the program runs.
     """
     mark = _MARK_PREFIX + uuid.uuid4().hex
     name, value = mark.split("=", 1)
-    with _stderr_sink(stderr_log) as (sink, written):
+    with _stderr_sink(stderr_log) as (sink, written), \
+            progress_file(progress) as (progress_env, reported):
         try:
             proc = subprocess.Popen(
                 list(argv),
@@ -68,13 +73,14 @@ def run_program(
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE if sink is None else sink,
                 start_new_session=True,
-                env={**os.environ, name: value},
+                env={**os.environ, **progress_env, name: value},
             )
         except OSError as exc:
             message = f"cannot start {argv[0]!r}: {exc.strerror or exc}"
             raise CommandError(message, None, "") from exc
         try:
-            return _supervise(proc, argv, stdin, timeout, cancel, grace, written, mark)
+            return _supervise(proc, argv, stdin, timeout, cancel, grace, written, mark,
+                              reported)
         finally:
             # What left the group (setsid, a double fork) still carries the mark.
             reaping.kill_marked(mark)
@@ -117,6 +123,7 @@ def _supervise(
     grace: float,
     written: Callable[[bytes | None], bytes],
     mark: str,
+    reported: ProgressFile | None = None,
 ) -> ProgramOutput:
     logger.debug("started %s as pid %d", list(argv), proc.pid)
     deadline = None if timeout is None else time.monotonic() + timeout
@@ -132,6 +139,8 @@ def _supervise(
                 break
             except subprocess.TimeoutExpired:
                 pass
+            if reported is not None:
+                reported.poll()
             if proc.poll() is not None:
                 # The program is done: whatever it left still holds the pipes open is a
                 # leftover helper; end it so that the pipes reach EOF.
@@ -223,6 +232,7 @@ class TaskPrograms:
     cancel: threading.Event
     task_log: TaskLog | None = None
     grace: float = GRACE_SECONDS
+    progress: Callable[[float], None] | None = None  # the program's own, 0..1
 
     def run(self, argv: Sequence[str], stdin: bytes, timeout: float | None) -> ProgramOutput:
         stderr_log = None
@@ -230,4 +240,4 @@ class TaskPrograms:
             self.task_log.keep()  # the program's stderr goes to the task's log as it runs
             stderr_log = self.task_log.stderr
         return run_program(argv, stdin, timeout=timeout, cancel=self.cancel, grace=self.grace,
-                           stderr_log=stderr_log)
+                           stderr_log=stderr_log, progress=self.progress)

@@ -179,14 +179,21 @@ def _execute(
         output_url = task.output.url
 
     api = Api(client, task.credential, cancel, task.api_mirrors)
-    inputs = [read_partition(ref, api) for ref in task.inputs]
+    inputs: list[np.ndarray] = []
+    for ref in task.inputs:  # a big input takes a while: each one read is progress
+        if inputs:
+            progress(INPUTS_READ * len(inputs) / len(task.inputs))
+        inputs.append(read_partition(ref, api))
     left = read_left_tail(task.left, operation.left_context(params), api)
     if cancel.is_set():
         return TaskOutcome(Outcome.KILLED)
     progress(INPUTS_READ)
 
+    # A program's own progress (0..1) is the computation's share, between the milestones.
+    programs = TaskPrograms(cancel, task_log, progress=lambda fraction: progress(
+        INPUTS_READ + fraction * (COMPUTED - INPUTS_READ)))
     with _slot(compute if operation.computes_in_process else None, cancel):
-        result = operation.map(inputs, params, left, programs=TaskPrograms(cancel, task_log))
+        result = operation.map(inputs, params, left, programs=programs)
     if cancel.is_set():
         return TaskOutcome(Outcome.KILLED)
 

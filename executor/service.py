@@ -82,6 +82,7 @@ class _Task:
     stopped: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     last_progress: float = 0.0  # when the last progress message went, or the task started
+    sent_progress: float = 0.0  # the fraction it carried
 
 
 class FemtoExecutor(Executor):
@@ -278,9 +279,9 @@ class FemtoExecutor(Executor):
         if driver is None or record.state not in LIVE or fraction >= 1.0:
             return  # TASK_FINISHED says 1.0 itself
         now = time.monotonic()
-        if now - record.last_progress < PROGRESS_INTERVAL:
+        if now - record.last_progress < PROGRESS_INTERVAL or fraction == record.sent_progress:
             return  # short tasks would spend more on reporting progress than on work
-        record.last_progress = now
+        record.last_progress, record.sent_progress = now, fraction
         message = Progress(task_id=record.task_id, progress=fraction)
         try:
             driver.sendFrameworkMessage(message.to_bytes())

@@ -2,6 +2,7 @@
 
 import io
 import math
+import tokenize
 from typing import Annotated
 from urllib.parse import unquote, urlparse
 
@@ -109,7 +110,8 @@ def load_npy(data: bytes) -> np.ndarray:
             shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
         else:
             raise ValueError(f"unsupported format version {version}")
-    except (ValueError, EOFError, OSError) as exc:
+    # NumPy tokenizes the header as Python: an unclosed bracket ends in a TokenError.
+    except (ValueError, EOFError, OSError, SyntaxError, tokenize.TokenError) as exc:
         raise ValueError(f"malformed .npy header: {exc}") from exc
     if dtype.hasobject:
         raise ValueError(

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
+from femto.api import docs
 from femto.api.caller import authorize
 from femto.api.cluster import router as cluster_router
 from femto.api.context import ApiContext, Redirect, ServiceInfo, leader_only
@@ -19,6 +20,8 @@ from femto.api.events import router as events_router
 from femto.api.executor_io import router as executor_router
 from femto.api.jobs import router as jobs_router
 from femto.api.logs import router as logs_router
+from femto.api.metrics import LatencyMiddleware, Metrics
+from femto.api.queue import router as queue_router
 from femto.api.service import leader_router
 from femto.api.service import router as service_router
 from femto.auth import Tokens
@@ -36,10 +39,13 @@ def create_app(
 ) -> FastAPI:
     """`tokens` None: every client is admin (a loopback scheduler). `exposed`: the API is
     reachable beyond loopback, so the command operation needs a role that allows it."""
-    app = FastAPI(title="femto", version="0.1.0", description="Scientific data jobs on Mesos")
+    app = FastAPI(title="femto", version="0.1.0", description="Scientific data jobs on Mesos",
+                  docs_url=None, redoc_url=None)
     assert service.datasets is not None
+    metrics = Metrics(service)
     app.state.context = ApiContext(service, service.datasets, tokens, attempt_key, max_upload,
-                                   exposed)
+                                   exposed, metrics)
+    app.add_middleware(LatencyMiddleware, metrics=metrics, routes=app.router.routes)
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorize), Depends(leader_only)])
     v1.include_router(cluster_router)
@@ -48,11 +54,13 @@ def create_app(
     v1.include_router(jobs_router)
     v1.include_router(leader_router)
     v1.include_router(logs_router)
+    v1.include_router(queue_router)
     app.include_router(v1)
     app.include_router(executor_router)
     app.include_router(service_router)
     # The dashboard's scripts, styles and vendored chart library: no CDN, no token needed.
     app.mount("/static", StaticFiles(packages=[("femto.api", "static")]), name="static")
+    docs.install(app)
     _handle_errors(app)
     return app
 

@@ -13,6 +13,7 @@ from typing import Annotated, Protocol
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
+from femto.api.metrics import Metrics
 from femto.auth import Tokens
 from femto.datasets import Datasets
 from femto.engine import Engine
@@ -56,6 +57,7 @@ class ApiContext:
     attempt_key: bytes  # checks the executors' attempt credentials (framework.credentials)
     max_upload: int
     exposed: bool  # reachable beyond loopback: the command operation needs its role
+    metrics: Metrics
 
     @property
     def engine(self) -> Engine:

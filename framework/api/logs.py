@@ -13,6 +13,8 @@ from fastapi import APIRouter, Query
 from femto import sandbox
 from femto.api.caller import Caller
 from femto.api.context import Context
+from femto.api.docs import errors
+from femto.api.models import TaskLogChunk
 from femto.engine import Engine
 from femto.errors import NotFound, Unavailable
 from femto.lifecycle import TERMINAL_TASK_STATES
@@ -24,7 +26,8 @@ DEFAULT_LENGTH = 65536
 router = APIRouter()
 
 
-@router.get("/jobs/{job_id}/tasks/{partition}/logs")
+@router.get("/jobs/{job_id}/tasks/{partition}/logs", response_model=TaskLogChunk,
+            responses=errors(404))
 def task_log(
     job_id: str,
     partition: int,

@@ -1,15 +1,17 @@
-"""The scheduler itself: who leads (/v1/leader), its health, its metrics, its dashboard."""
+"""The scheduler itself: who leads (/v1/leader, /v1/leader/health), its health, its
+metrics, its dashboard."""
 
 from __future__ import annotations
 
 from importlib import resources
-from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from femto.api.context import Context
-from femto.api.metrics import render_metrics
+from femto.api.docs import errors
+from femto.api.metrics import CONTENT_TYPE, render
+from femto.api.models import ErrorBody, Health, Leader, LeaderHealth
 
 leader_router = APIRouter()  # under /v1, with its authorization
 router = APIRouter()
@@ -17,14 +19,28 @@ router = APIRouter()
 DASHBOARD = resources.files("femto.api").joinpath("static/dashboard.html").read_text()
 
 
-@leader_router.get("/leader")
-def leader(context: Context) -> dict[str, Any]:
+@leader_router.get("/leader", response_model=Leader)
+def leader(context: Context) -> JSONResponse:
     url = context.service.leader_url()
-    return {"leader": url.split("://", 1)[-1] if url else None,
-            "is_leader": context.service.is_leader}
+    return JSONResponse({"leader": url.split("://", 1)[-1] if url else None,
+                         "is_leader": context.service.is_leader})
 
 
-@router.get("/health")
+@router.get("/v1/leader/health", response_model=LeaderHealth, responses={
+    503: {"model": ErrorBody, "description": "This scheduler is a standby"}})
+def leader_health(context: Context) -> JSONResponse:
+    """For load balancers (as Aurora's /leaderhealth): 200 on the leader only. No token."""
+    if context.service.is_leader:
+        return JSONResponse({"is_leader": True})
+    url = context.service.leader_url()
+    leader = f"; the leader is {url}" if url else "; no leader is elected right now"
+    return JSONResponse({"error": f"this scheduler is a standby{leader}",
+                         "details": [{"loc": "leader", "msg": url or "none"}]},
+                        status_code=503)
+
+
+@router.get("/health", response_model=Health, responses={
+    503: {"model": Health, "description": "Degraded: `problem` says why"}})
 def health(context: Context) -> JSONResponse:
     """200 while this scheduler can do its work; 503 naming what keeps it from it."""
     service = context.service
@@ -35,13 +51,13 @@ def health(context: Context) -> JSONResponse:
         status_code=200 if problem is None else 503)
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
-def metrics(context: Context) -> str:
-    service = context.service
-    return render_metrics(context.engine, service.mesos_connected, service.is_leader)
+@router.get("/metrics", response_class=Response, responses={
+    200: {"description": "Prometheus text exposition", "content": {CONTENT_TYPE: {
+        "schema": {"type": "string"}}}}, **errors(503)})
+def metrics(context: Context) -> Response:
+    return Response(render(context.metrics), media_type=CONTENT_TYPE)
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def index() -> str:
     return DASHBOARD
-

@@ -26,6 +26,7 @@ from femto.engine.instructions import (
     Reconcile,
     RememberFramework,
 )
+from femto.engine.stats import RUN_BUCKETS, WAIT_BUCKETS, Durations
 from femto.errors import Unavailable
 from femto.jobs.wire import parse_progress
 from femto.lifecycle import (
@@ -84,8 +85,10 @@ class Core:
         self.halted = False  # deposed: no launches, no writes, no acknowledgements
         self.counters: dict[str, int] = {
             "tasks_launched": 0, "tasks_finished": 0, "tasks_failed_attempts": 0,
-            "offers_received": 0, "offers_declined": 0,
+            "offers_received": 0, "offers_declined": 0, "offers_used": 0,
         }
+        self.task_run = Durations(RUN_BUCKETS)  # running to ended, per attempt
+        self.queue_wait = Durations(WAIT_BUCKETS)  # waiting (submitted or retried) to running
         self.dirty_tasks: dict[str, Task] = {}
         self.dirty_jobs: dict[str, Job] = {}
         self.writes: list[Instruction] = []
@@ -160,6 +163,20 @@ class Core:
         self._check_leading()
         self.end_job(self.active[job_id], JobState.CANCELLED, now, error="cancelled by user")
         return self._done(now=now)
+
+    def reset_delay(self, job_id: str, now: float) -> tuple[int, list[Instruction]]:
+        """End the retry backoff of the job's waiting tasks (Marathon's DELETE
+        /v2/queue/{app}/delay): they want offers now. How many were in backoff."""
+        self._check_leading()
+        reset = 0
+        for task in self.active[job_id].tasks:
+            if task.state is TaskState.PENDING and task.not_before > now:
+                task.not_before = task.waiting_since = now
+                self.dirty_tasks[task.key] = task
+                reset += 1
+        if reset:
+            offers.want_offers(self, now)
+        return reset, self._done(now=now)
 
     def completed(self, job_id: str, result: dict[str, Any], now: float) -> list[Instruction]:
         """The shell reduced the job's partials (after Complete)."""

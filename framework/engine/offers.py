@@ -50,6 +50,7 @@ def take_offers(core: Core, offers: list[dict[str, Any]], now: float) -> None:
                 for offer_id, keys in plan.by_offer.items()]
     _decline(core, [o for oid, o in by_id.items() if oid not in plan.by_offer],
              core.config.decline_seconds)
+    core.counters["offers_used"] += len(launches)
     for launch in launches:
         core.calls.append(launch)
         core.counters["tasks_launched"] += len(launch.tasks)

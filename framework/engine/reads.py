@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
+from femto.engine import waiting
 from femto.engine.core import Core
 from femto.engine.views import job_view, task_view
 from femto.errors import Forbidden, NotFound
@@ -20,6 +22,7 @@ class JobReads:
     store: Store
     lock: threading.RLock
     core: Core
+    clock: Callable[[], float]
 
     def _job(self, job_id: str) -> Job | None:
         """The job in memory, else as stored (call with the lock)."""
@@ -46,31 +49,47 @@ class JobReads:
         return job_view(job)
 
     def list_jobs(
-        self, state: str | None = None, owner: str | None = None, *, offset: int = 0,
-        limit: int | None = None,
-    ) -> tuple[list[dict[str, Any]], int]:
-        """One page of the jobs in submission order, without their results (a list of
-        large histograms ran to megabytes), and how many jobs there are in all."""
-        equals = {"state": state} if state else {}
-        docs = [d for d in self.store.find("jobs", **equals)
-                if owner is None or d.get("owner") == owner]
-        page = docs[offset:] if limit is None else docs[offset:offset + limit]
+        self, state: str | None = None, owner: str | None = None, *, limit: int = 100,
+        before: int | None = None,
+    ) -> tuple[list[dict[str, Any]], int, int | None]:
+        """One page of the jobs, newest first, without their results (a list of large
+        histograms ran to megabytes); how many jobs match in all; and the store position
+        the next page starts below (None: this is the last)."""
+        equals: dict[str, Any] = {"state": state} if state else {}
+        if owner is not None:
+            equals["owner"] = owner
+        page, following = self.store.find_newest("jobs", limit, before, **equals)
+        total = self.store.count("jobs", **equals)
         with self.lock:
             jobs = [(self._job(d["id"]) or Job.from_doc(d)) if d["finished"] is None
                     else Job.from_doc(d) for d in page]
-        return [job_view(job, with_result=False) for job in jobs], len(docs)
+        return [job_view(job, with_result=False) for job in jobs], total, following
 
     def task_views(self, job_id: str, owner: str | None = None) -> list[dict[str, Any]]:
         if owner is not None:
             self.job(job_id, owner)  # NotFound unless it is the owner's
         with self.lock:
             active = self.core.active.get(job_id)
+            now = self.clock()
             if active is not None:
-                return [task_view(t) for t in active.tasks]
+                return [task_view(t, now) for t in active.tasks]
         if self.store.get("jobs", job_id) is None:
             raise NotFound(f"job {job_id} not found", [{"loc": "id", "msg": "unknown job"}])
         docs = self.store.find("tasks", job_id=job_id)
-        return [task_view(Task.from_doc(d)) for d in sorted(docs, key=lambda d: d["partition"])]
+        return [task_view(Task.from_doc(d), now)
+                for d in sorted(docs, key=lambda d: d["partition"])]
+
+    def queue(self, job_id: str | None = None, owner: str | None = None
+              ) -> list[dict[str, Any]]:
+        """The tasks waiting to launch and why each waits (this scheduler's, so the
+        leader's), the longest waiting first; `owner` given: only that owner's jobs."""
+        if job_id is not None:
+            self.job(job_id, owner)  # NotFound unless it exists and is the owner's
+        with self.lock:
+            found = waiting.waits(self.core, self.clock(), job_id)
+            mine = [w for w in found
+                    if owner is None or self.core.active[w.job].job.owner == owner]
+        return [w.view() for w in mine]
 
     def check_input(self, task_id: str, dataset: str) -> None:
         """Forbidden unless attempt `task_id` (from its credential) belongs to an unfinished

@@ -337,6 +337,17 @@ class Engine(JobReads):
             self._carry_out(self.core.cancel(job_id, self.clock()))
             return job_view(active.job)
 
+    def reset_delay(self, job_id: str, owner: str | None = None) -> dict[str, Any]:
+        """End the retry backoff of a job's tasks; how many were in one."""
+        with self._acting():
+            self._check_leading()
+            self.job(job_id, owner)  # NotFound unless it exists and is the owner's
+            reset = 0
+            if job_id in self.core.active:
+                reset, instructions = self.core.reset_delay(job_id, self.clock())
+                self._carry_out(instructions)
+            return {"job": job_id, "reset": reset}
+
     def delete_dataset(self, name: str) -> None:
         """Delete a dataset no unfinished job reads or writes: NotFound if there is none
         of that name, Conflict while a job uses it."""

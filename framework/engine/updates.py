@@ -68,12 +68,25 @@ def _running(core: Core, task: Task, attempt: Attempt, now: float) -> None:
         core.order_kill(task.mesos_id(attempt), attempt.agent_id)
     elif task.state is TaskState.LAUNCHING:  # else a duplicate: nothing changes
         attempt.running = now
+        core.queue_wait.observe(max(0.0, now - task.waiting_since))
         core.set_task(task, TaskState.RUNNING, now)
+
+
+def _ended(core: Core, task: Task, attempt: Attempt, state: str, now: float) -> None:
+    """The attempt's end; its run time is counted at the first word of it."""
+    if attempt.ended is None and attempt.running is not None:
+        core.task_run.observe(max(0.0, now - attempt.running))
+    elif attempt.ended is None and attempt is task.current \
+            and state == mesos.TaskState.FINISHED:
+        # Ended before its TASK_RUNNING was sent (the executor holds it back briefly): it
+        # waited no longer than this.
+        core.queue_wait.observe(max(0.0, now - task.waiting_since))
+    attempt.state, attempt.ended = state, now
 
 
 def _finished(core: Core, active: ActiveJob, task: Task, attempt: Attempt,
               status: dict[str, Any], now: float) -> None:
-    attempt.state, attempt.ended = mesos.TaskState.FINISHED, now
+    _ended(core, task, attempt, mesos.TaskState.FINISHED, now)
     core.dirty_tasks[task.key] = task
     if task.state in TERMINAL_TASK_STATES:
         return
@@ -105,7 +118,7 @@ def _finished(core: Core, active: ActiveJob, task: Task, attempt: Attempt,
 
 def _failed(core: Core, active: ActiveJob, task: Task, attempt: Attempt,
             status: dict[str, Any], now: float) -> None:
-    attempt.state, attempt.ended = status["state"], now
+    _ended(core, task, attempt, status["state"], now)
     # Keep the reason femto gave up on an attempt (e.g. a launch timeout).
     attempt.message = attempt.message or status.get("message") or status.get("reason")
     core.counters["tasks_failed_attempts"] += 1

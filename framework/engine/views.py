@@ -36,21 +36,37 @@ def job_view(job: Job, *, with_result: bool = True) -> dict[str, Any]:
             "pending": c.get(TaskState.PENDING, 0) + c.get(TaskState.LAUNCHING, 0),
             "running": c.get(TaskState.RUNNING, 0),
             "finished": c.get(TaskState.FINISHED, 0),
-            "failed": c.get(TaskState.FAILED, 0) + c.get(TaskState.KILLED, 0),
+            "failed": c.get(TaskState.FAILED, 0),
+            # Ended because their job did (cancelled, or failed by another partition):
+            # not their own failure.
+            "killed": c.get(TaskState.KILLED, 0),
         },
         "attempts": job.attempts, "result": finite(job.result), "error": job.error,
-        "owner": job.owner, "waiting": job.waiting,
+        "owner": job.owner, "waiting": job.waiting, "spec": job.spec,
     }
     if not with_result:
         del view["result"]
     return view
 
 
-def task_view(task: Task) -> dict[str, Any]:
+def elapsed(task: Task, now: float) -> float | None:
+    """Seconds the latest attempt has been at work (running, else launched) until it ended
+    or `now`: what shows that a task which reports no progress goes on."""
+    if not task.attempts:
+        return None
+    attempt = task.attempts[-1]
+    began = attempt.running if attempt.running is not None else attempt.launched
+    return round(max(0.0, (attempt.ended if attempt.ended is not None else now) - began), 3)
+
+
+def task_view(task: Task, now: float) -> dict[str, Any]:
     """The task as GET /v1/jobs/{id}/tasks shows it."""
+    backoff = task.state is TaskState.PENDING and task.not_before > now
     return {
         "partition": task.partition, "state": task.state.value,
         "progress": 1.0 if task.state is TaskState.FINISHED else task.progress,
+        "elapsed": elapsed(task, now),
+        "not_before": iso(task.not_before) if backoff else None,
         "charged_failures": task.charged, "infra_failures": task.infra,
         "attempts": [
             {**a.to_doc(), "task_id": mesos_task_id(task.job_id, task.partition, a.n),

@@ -76,6 +76,21 @@ class Store(Protocol):
         """
         ...
 
+    def find_newest(
+        self, collection: str, limit: int, before: int | None = None, **equals: Any
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Up to `limit` documents `find` would return, newest inserted first, starting
+        below position `before` (a position an earlier call returned; None: the newest);
+        and the position the next page starts below, or None when there is no more.
+
+        A page costs the store `limit` documents, however many match: the API lists jobs
+        by page, and a scheduler keeps hundreds of thousands of them."""
+        ...
+
+    def count(self, collection: str, **equals: Any) -> int:
+        """How many documents `find` would return, without reading them."""
+        ...
+
     def delete(self, collection: str, key: str) -> bool:
         """Remove one document; True if it existed."""
         ...

@@ -225,6 +225,24 @@ class MongoStore:
         with self._translated(f"find {collection}"):
             return [dict(r["d"]) for r in coll.find(query, {"d": 1, "_id": 0}).sort("_seq", 1)]
 
+    def find_newest(
+        self, collection: str, limit: int, before: int | None = None, **equals: Any
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        coll = self._db[check_collection(collection)]
+        query = mongo_filter(equals)
+        if before is not None:
+            query["_seq"] = {"$lt": before}
+        with self._translated(f"find_newest {collection}"):
+            records = list(coll.find(query, {"d": 1, "_seq": 1, "_id": 0})
+                           .sort("_seq", -1).limit(limit + 1))
+        following = int(records[limit - 1]["_seq"]) if len(records) > limit else None
+        return [dict(r["d"]) for r in records[:limit]], following
+
+    def count(self, collection: str, **equals: Any) -> int:
+        coll = self._db[check_collection(collection)]
+        with self._translated(f"count {collection}"):
+            return int(coll.count_documents(mongo_filter(equals)))
+
     def delete(self, collection: str, key: str) -> bool:
         coll = self._db[check_collection(collection)]
         with self._translated(f"delete {collection}/{key}"):

@@ -90,6 +90,12 @@ def where_clause(collection: str, equals: Mapping[str, Any]) -> tuple[str, list[
             params.append(path)
         if value is None:
             clauses.append(f"{expr} IS NULL")
+        elif isinstance(value, str) and field in INDEXED_FIELDS[collection]:
+            # A column without affinity equals a string only if it holds text, and JSON
+            # gives text only for strings (arrays and objects are not filtered on): no
+            # type check, so a count or page by state reads the index alone, not each doc.
+            clauses.append(f"{expr} = ?")
+            params.append(value)
         else:
             types = "('text')" if isinstance(value, str) else "('integer', 'real')"
             clauses.append(f"{expr} = ? AND json_type(doc, ?) IN {types}")
@@ -208,6 +214,29 @@ class SqliteStore:
                 f"SELECT doc FROM {table}{where} ORDER BY rowid", params
             ).fetchall()
         return [decode_doc(row[0]) for row in rows]
+
+    def find_newest(
+        self, collection: str, limit: int, before: int | None = None, **equals: Any
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        table = check_collection(collection)
+        where, params = where_clause(table, equals)
+        if before is not None:
+            where += (" AND" if where else " WHERE") + " rowid < ?"
+            params.append(before)
+        with self._lock, _translated("find_newest"):
+            rows = self._conn.execute(
+                f"SELECT rowid, doc FROM {table}{where} ORDER BY rowid DESC LIMIT ?",
+                [*params, limit + 1],
+            ).fetchall()
+        following = rows[limit - 1][0] if len(rows) > limit else None
+        return [decode_doc(row[1]) for row in rows[:limit]], following
+
+    def count(self, collection: str, **equals: Any) -> int:
+        table = check_collection(collection)
+        where, params = where_clause(table, equals)
+        with self._lock, _translated("count"):
+            (n,) = self._conn.execute(f"SELECT count(*) FROM {table}{where}", params).fetchone()
+        return int(n)
 
     def delete(self, collection: str, key: str) -> bool:
         table = check_collection(collection)

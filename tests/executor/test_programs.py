@@ -213,3 +213,38 @@ def test_a_tasks_programs_write_their_stderr_to_its_log(tmp_path: Path) -> None:
     assert (first.stdout, first.stderr) == (b"in", "first")
     assert (second.stdout, second.stderr) == (b"", "second")  # only its own run's tail
     assert log.stderr.read_text().split() == ["first", "second"]
+
+
+def test_a_program_reports_its_progress_through_the_file_its_environment_names(
+    tmp_path: Path,
+) -> None:
+    # The program goes on once the supervisor has seen each of its words: no timing.
+    go_on, finish, done = tmp_path / "go-on", tmp_path / "finish", tmp_path / "done"
+    code = (
+        "import os, time\n"
+        "path = os.environ['FEMTO_PROGRESS_FILE']\n"
+        "def wait(p):\n"
+        "    while not os.path.exists(p): time.sleep(0.01)\n"
+        "open(path, 'w').write('0.25')\n"
+        f"wait({str(go_on)!r})\n"
+        "with open(path, 'a') as f: f.write('\\nnot a number\\n0.5\\n')\n"
+        f"wait({str(finish)!r})\n"
+        "open(path, 'w').write('7')\n"  # past 1: reported as 1
+        f"wait({str(done)!r})\n"
+    )
+    seen: list[float] = []
+
+    def report(fraction: float) -> None:
+        if not seen or seen[-1] != fraction:
+            seen.append(fraction)
+        {0.25: go_on, 0.5: finish, 1.0: done}[fraction].touch()
+
+    programs = TaskPrograms(threading.Event(), progress=report)
+    programs.run([sys.executable, "-c", code], b"", 30.0)
+    assert seen == [0.25, 0.5, 1.0]
+
+
+def test_without_a_progress_callback_a_program_gets_no_progress_file() -> None:
+    out = TaskPrograms(threading.Event()).run(
+        ["sh", "-c", "echo ${FEMTO_PROGRESS_FILE:-none}"], b"", None)
+    assert out.stdout == b"none\n"

@@ -224,6 +224,12 @@ def test_progress_is_reported_at_each_milestone(tmp_path: Path, api: FakeApi) ->
     outcome = run_task(task, threading.Event(), seen.append)
     assert outcome.state is Outcome.FINISHED
     assert seen == [INPUTS_READ, COMPUTED, 1.0]
+    # Each input read before the last is progress too.
+    seen.clear()
+    inputs = [save(tmp_path, name, np.ones(4)) for name in ("a", "b")]
+    run_task(payload("add", inputs, output=api.output_url("j", 1)), threading.Event(),
+             seen.append)
+    assert seen == [INPUTS_READ / 2, INPUTS_READ, COMPUTED, 1.0]
 
 
 def test_an_operation_that_raises_fails_the_task_with_its_error(tmp_path: Path) -> None:

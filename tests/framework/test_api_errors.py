@@ -206,11 +206,12 @@ def test_the_job_list_is_paginated_and_leaves_results_out(api: httpx.Client) -> 
         link = page.headers.get("link")
         url = link.split(";")[0].strip("<>") if link else None
     assert len(seen) == len(set(seen)) == total and set(ids) <= set(seen)
-    assert seen[-5:] == ids  # submission order
+    assert seen[:5] == ids[::-1]  # newest first
     assert wait_done(api, ids[0])["result"] == {"value": 100}
     assert_error(api.get("/v1/jobs", params={"limit": 0}), 422, "limit")
     assert_error(api.get("/v1/jobs", params={"limit": 10_001}), 422, "limit")
-    assert_error(api.get("/v1/jobs", params={"offset": -1}), 422, "offset")
+    for cursor in ("not-a-cursor", "cDE6LTE", "cDE6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5"):
+        assert_error(api.get("/v1/jobs", params={"cursor": cursor}), 422, "cursor")
 
 
 def test_the_cli_client_follows_every_page(served: tuple[Service, httpx.Client]) -> None:

@@ -37,7 +37,7 @@ def run(api: httpx.Client, operation: str, params: dict, inputs: list[str] | Non
     done = wait_done(api, job["id"])
     assert done["state"] == "FINISHED", done
     assert done["tasks"] == {"total": PARTITIONS, "pending": 0, "running": 0,
-                             "finished": PARTITIONS, "failed": 0}
+                             "finished": PARTITIONS, "failed": 0, "killed": 0}
     return done
 
 

@@ -38,6 +38,14 @@ def test_load_npy_refuses_garbage(garbage: bytes) -> None:
         load_npy(garbage)
 
 
+@pytest.mark.parametrize("header", [b"{'descr': [(", b"\x1e$\r)\n[", b"{'a': 1 +"])
+def test_load_npy_refuses_a_header_that_is_not_python(header: bytes) -> None:
+    # NumPy tokenizes the header: an unclosed bracket raised a TokenError, an API 500.
+    data = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+    with pytest.raises(ValueError, match=r"malformed \.npy header"):
+        load_npy(data)
+
+
 def test_load_npy_refuses_truncated_data() -> None:
     data = npy_bytes(np.arange(100.0))
     with pytest.raises(ValueError, match=r"800 bytes.*792 bytes of data follow"):

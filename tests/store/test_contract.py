@@ -94,6 +94,37 @@ def test_find_matches_values_by_json_type(store: Store) -> None:
     assert store.find("meta", v=None) == [{"v": None}, {"other": 1}]
     assert store.find("meta", v=1, other=1) == []
     assert store.find("meta", other=1) == [{"other": 1}]
+    # The same on an indexed field (the jobs' state).
+    store.put_many("jobs", {"int": {"state": 1}, "true": {"state": True},
+                            "str": {"state": "1"}, "null": {"state": None}})
+    assert store.find("jobs", state="1") == [{"state": "1"}]
+    assert store.find("jobs", state=1) == [{"state": 1}]
+    assert store.find("jobs", state=True) == [{"state": True}]
+    assert store.count("jobs", state="1") == 1
+
+
+def test_find_newest_pages_backwards_and_count(store: Store) -> None:
+    store.put_many("jobs", {f"j{i}": {"id": f"j{i}", "state": "PENDING" if i % 2 else "FINISHED",
+                                      "owner": "alice" if i < 6 else None}
+                            for i in range(10)})
+    store.put("jobs", "j3", {"id": "j3", "state": "RUNNING", "owner": "alice"})  # keeps place
+    pages, before = [], None
+    while True:
+        page, before = store.find_newest("jobs", 4, before)
+        pages.append([d["id"] for d in page])
+        if before is None:
+            break
+    assert pages == [["j9", "j8", "j7", "j6"], ["j5", "j4", "j3", "j2"], ["j1", "j0"]]
+    first, rest = store.find_newest("jobs", 2, state="PENDING", owner="alice")
+    assert [d["id"] for d in first] == ["j5", "j1"] and rest is None
+    assert [d["id"] for d in store.find_newest("jobs", 10, owner=None)[0]] == [
+        "j9", "j8", "j7", "j6"]
+    exact, more = store.find_newest("jobs", 4, owner=None)
+    assert len(exact) == 4 and more is None  # no empty page after a full last one
+    assert store.count("jobs") == 10
+    assert store.count("jobs", state="PENDING") == 4
+    assert store.count("jobs", state="PENDING", owner="alice") == 2
+    assert store.count("tasks") == 0
 
 
 def test_delete_and_delete_where(store: Store) -> None:
