@@ -23,6 +23,7 @@ from femto.auth import Tokens
 from femto.datasets import DataRoots, Datasets
 from femto.embedded import EmbeddedMesos
 from femto.engine import Engine, EngineConfig, Halted
+from femto.eventlog import EventLog
 from femto.jobs.limits import Limits
 from femto.launch import ExecutorSpec
 from femto.leadership import Leadership
@@ -132,6 +133,9 @@ class Service:
         self.store: Store | None = None
         self.datasets: Datasets | None = None
         self.engine: Engine | None = None
+        # One stream across this process's terms as leader and standby: a client keeps
+        # its place through an engine's replacement.
+        self.events = EventLog()
         self.attempt_key = b""  # from the store, at start
         self.driver: MesosSchedulerDriver | None = None
         self.leadership: Leadership | None = None
@@ -228,7 +232,7 @@ class Service:
             retry=RetryPolicy(backoff_base=opts.retry_backoff),
             launch_timeout=opts.launch_timeout, locality_wait=opts.locality_wait,
             mirrors=self._mirrors,
-        ))
+        ), events=self.events)
 
     # ----- leadership -----
 
@@ -253,6 +257,7 @@ class Service:
             if epoch is not None:
                 self.store.set_fence(LEADER_FENCE, epoch)
                 self.store.fence(epoch)
+            self.events.new_term()
             engine = self._new_engine()
             engine.load()
             framework_id = self._framework_id()
@@ -280,6 +285,7 @@ class Service:
         self._leading = False
         if self.engine is not None:
             self.engine.halt()
+        self.events.new_term()
 
     def _step_down(self) -> None:
         assert self.store is not None
@@ -370,6 +376,7 @@ class Service:
     def stop(self) -> None:
         """Stop serving; running tasks keep running (the framework fails over)."""
         self._stopping.set()
+        self.events.close()  # open event streams end, so the server can stop
         if self.leadership is not None:
             self.leadership.stop()
         else:

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException
 from femto.api.caller import authorize
 from femto.api.context import ApiContext, Redirect, ServiceInfo, leader_only
 from femto.api.datasets import router as datasets_router
+from femto.api.events import router as events_router
 from femto.api.executor_io import router as executor_router
 from femto.api.jobs import router as jobs_router
 from femto.api.logs import router as logs_router
@@ -40,6 +41,7 @@ def create_app(
 
     v1 = APIRouter(prefix="/v1", dependencies=[Depends(authorize), Depends(leader_only)])
     v1.include_router(datasets_router)
+    v1.include_router(events_router)
     v1.include_router(jobs_router)
     v1.include_router(leader_router)
     v1.include_router(logs_router)

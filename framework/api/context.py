@@ -17,6 +17,7 @@ from femto.auth import Tokens
 from femto.datasets import Datasets
 from femto.engine import Engine
 from femto.errors import Unavailable
+from femto.eventlog import EventLog
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -27,6 +28,7 @@ class ServiceInfo(Protocol):
     url: str
     engine: Engine | None
     datasets: Datasets | None
+    events: EventLog
 
     @property
     def health_problem(self) -> str | None: ...
@@ -87,8 +89,14 @@ CurrentDatasets = Annotated[Datasets, Depends(current_datasets)]
 
 async def leader_only(request: Request, context: Context) -> None:
     """A standby serves reads; writes go to the leader (307 keeps method and body)."""
+    if request.method in WRITES:
+        await to_leader(request, context)
+
+
+async def to_leader(request: Request, context: Context) -> None:
+    """Nothing on the leader; elsewhere a redirect to it, or 503 while none is elected."""
     service = context.service
-    if request.method not in WRITES or service.is_leader:
+    if service.is_leader:
         return
     leader = await run_in_threadpool(service.leader_url)  # may ask ZooKeeper
     if not leader or leader == service.url:

@@ -22,6 +22,7 @@ from femto.engine.instructions import (
     Instruction,
     Kill,
     Persist,
+    Progressed,
     Reconcile,
     RememberFramework,
 )
@@ -268,17 +269,23 @@ class Core:
                 self.writes.append(DeleteOutputs(job.id, stale))
         log.info("job %s %s%s", job.id, state.value, f": {error}" if error else "")
 
-    def on_message(self, data: bytes) -> None:
+    def on_message(self, data: bytes) -> list[Instruction]:
         """A framework message: progress of an attempt (anything else is ignored)."""
         try:
             message = parse_progress(data)
         except ValueError:
             log.debug("ignored a framework message that is not progress: %r", data[:200])
-            return
+            return []
         parsed = parse_mesos_task_id(message.task_id)
         active = self.active.get(parsed[0]) if parsed else None
-        if parsed and active and parsed[1] < len(active.tasks):
-            active.tasks[parsed[1]].progress = message.progress
+        if not (parsed and active and parsed[1] < len(active.tasks)):
+            return []
+        task = active.tasks[parsed[1]]
+        current = task.current
+        if current is None or current.n != parsed[2]:
+            return []  # a late word from an attempt that is over
+        task.progress = message.progress
+        return [Progressed(task.job_id, task.partition, current.n, message.progress)]
 
     def on_executor_lost(self, agent_id: str) -> None:
         self.executors.discard(agent_id)

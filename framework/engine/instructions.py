@@ -98,11 +98,21 @@ class ForgetPartials:
 
 
 @dataclass(frozen=True, slots=True)
+class Progressed:
+    """An attempt reported how far it is: tell whoever follows the job."""
+
+    job_id: str
+    partition: int
+    attempt: int
+    progress: float
+
+
+@dataclass(frozen=True, slots=True)
 class RememberFramework:
     framework_id: str
 
 
 Instruction = (
     Persist | RecordPartial | Launch | Decline | Kill | Reconcile | Revive | Suppress
-    | Complete | DeleteOutputs | ForgetPartials | RememberFramework
+    | Complete | DeleteOutputs | ForgetPartials | RememberFramework | Progressed
 )

@@ -32,6 +32,7 @@ from femto.engine.instructions import (
     Kill,
     Launch,
     Persist,
+    Progressed,
     Reconcile,
     RecordPartial,
     RememberFramework,
@@ -40,8 +41,10 @@ from femto.engine.instructions import (
 )
 from femto.engine.outbox import Call, Driver, Outbox
 from femto.engine.reads import JobReads
-from femto.engine.views import job_view
+from femto.engine.views import job_event, job_view, task_event
 from femto.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from femto.eventlog import EventLog
+from femto.events import Event, ProgressEvent
 from femto.jobs.datasets import load_npy
 from femto.jobs.spec import SpecError
 from femto.launch import executor_info, task_info
@@ -55,7 +58,8 @@ log = logging.getLogger(__name__)
 
 class Engine(JobReads):
     def __init__(self, store: Store, datasets: Datasets, config: EngineConfig,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, events: EventLog | None = None
+                 ) -> None:
         self.store = store
         self.datasets = datasets
         self.config = config
@@ -63,6 +67,10 @@ class Engine(JobReads):
         self.core = Core(config)
         self.lock = threading.RLock()
         self._queued: list[Call] = []  # Mesos calls of this section
+        self.events = events if events is not None else EventLog()
+        # Events of this section, told once its writes are committed; one per job or task
+        # however often the section wrote it, in the order first written.
+        self._told: dict[tuple[str, int], tuple[Event, str, str | None]] = {}
         self.outbox = Outbox(lambda: self.core.halted)
 
     # What the API's metrics and log routes read (under the lock).
@@ -101,7 +109,12 @@ class Engine(JobReads):
                 # where the thread holding the engine lock hands the GIL away.
                 with self.store.batch():
                     yield
+                if self._told:
+                    # Jobs last: a job's FINISHED follows its tasks' own.
+                    self.events.publish(sorted(self._told.values(),
+                                               key=lambda told: told[0].type == "job"))
             finally:
+                self._told.clear()
                 if self._queued:
                     self.outbox.post(self._queued)
                     self._queued = []
@@ -123,8 +136,9 @@ class Engine(JobReads):
         resubscription revives offers."""
         mirrors: list[str] | None = None
         for ins in instructions:
-            if not isinstance(ins, Launch | Decline | Kill | Reconcile | Revive | Suppress) \
-                    and self.halted:
+            if not isinstance(
+                    ins, Launch | Decline | Kill | Reconcile | Revive | Suppress | Progressed
+            ) and self.halted:
                 raise Halted("a halted engine writes nothing")
             match ins:
                 case Persist(tasks, jobs):
@@ -132,6 +146,13 @@ class Engine(JobReads):
                         self.store.put_many("tasks", {t.key: t.to_doc() for t in tasks})
                     if jobs:
                         self.store.put_many("jobs", {j.id: j.to_doc() for j in jobs})
+                    self._tell(tasks, jobs)
+                case Progressed(job_id, partition, attempt, progress):
+                    job = self._active_job(job_id)
+                    if job is not None:
+                        self.events.publish([(ProgressEvent(
+                            job=job_id, partition=partition, attempt=attempt,
+                            progress=progress), job_id, job.owner)])
                 case RecordPartial(job_id, partition, attempt, value):
                     results.record_partial(self.store, job_id, partition, attempt, value)
                 case Complete(job_id):
@@ -158,6 +179,21 @@ class Engine(JobReads):
                     self._queued.append(lambda d: d.reviveOffers())
                 case Suppress():
                     self._queued.append(lambda d: d.suppressOffers())
+
+    def _active_job(self, job_id: str) -> Job | None:
+        active = self.core.active.get(job_id)
+        return active.job if active is not None else None
+
+    def _tell(self, tasks: tuple[Task, ...], jobs: tuple[Job, ...]) -> None:
+        """Events for what this section wrote; each is seen by whoever may see its job."""
+        now = self.clock()
+        for job in jobs:
+            self._told[(job.id, -1)] = (job_event(job), job.id, job.owner)
+        for task in tasks:
+            owner = self._active_job(task.job_id)
+            if owner is not None:
+                self._told[(task.job_id, task.partition)] = (
+                    task_event(task, now), task.job_id, owner.owner)
 
     def _complete(self, job_id: str) -> None:
         active = self.core.active[job_id]
@@ -277,6 +313,7 @@ class Engine(JobReads):
             except KeyConflict as exc:
                 raise Conflict(f"job {job_id} exists", [{"loc": "id"}]) from exc
             self._carry_out(self.core.admit(job, tasks, admitted, self._inputs(inputs), now))
+            self._tell(tuple(tasks), (job,))  # written above, not by the core
             log.info("job %s (%s) submitted with %d tasks", job_id, job.operation, n_tasks)
             return job_view(job), True
 
@@ -362,7 +399,7 @@ class Engine(JobReads):
 
     def on_message(self, data: bytes) -> None:
         with self.lock:
-            self.core.on_message(data)
+            self._carry_out(self.core.on_message(data))
 
     def on_executor_lost(self, agent_id: str) -> None:
         with self.lock:

@@ -6,6 +6,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from femto.events import JobEvent, TaskEvent
 from femto.lifecycle import TaskState
 from femto.model import Job, Task, map_floats, mesos_task_id
 
@@ -57,3 +58,21 @@ def task_view(task: Task) -> dict[str, Any]:
             for a in task.attempts
         ],
     }
+
+
+def job_event(job: Job) -> JobEvent:
+    view = job_view(job, with_result=False)
+    return JobEvent(job=job.id, state=view["state"], tasks=view["tasks"],
+                    attempts=job.attempts, error=job.error, started=view["started"],
+                    finished=view["finished"])
+
+
+def task_event(task: Task, now: float) -> TaskEvent:
+    latest = task.attempts[-1] if task.attempts else None
+    return TaskEvent(
+        job=task.job_id, partition=task.partition, state=task.state.value,
+        attempt=latest.n if latest else 0, host=latest.host if latest else None,
+        mesos_state=latest.state if latest else None,
+        message=latest.message if latest else None, fault=latest.fault if latest else None,
+        not_before=iso(task.not_before) if task.not_before > now else None,
+    )

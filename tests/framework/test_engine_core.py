@@ -23,6 +23,7 @@ from femto.engine.instructions import (
     Kill,
     Launch,
     Persist,
+    Progressed,
     Reconcile,
     RecordPartial,
     RememberFramework,
@@ -30,7 +31,7 @@ from femto.engine.instructions import (
     Suppress,
 )
 from femto.jobs.limits import Limits
-from femto.jobs.wire import OutputMeta, TaskResult
+from femto.jobs.wire import OutputMeta, Progress, TaskResult
 from femto.launch import ExecutorSpec
 from femto.lifecycle import JobState, TaskState
 from femto.model import Attempt, Job, Task
@@ -119,6 +120,23 @@ def only(out: list[Instruction], kind: type) -> list[Instruction]:
 
 
 # ----- status updates ------------------------------------------------------
+
+
+def test_progress_is_told_for_the_live_attempt_only() -> None:
+    core = subscribed_core()
+    submitted(core)
+    [tid] = launch(core, 1.0)
+    core.on_status(status(tid, "TASK_RUNNING"), 2.0)
+
+    def report(task_id: str, progress: float) -> list[Instruction]:
+        return core.on_message(Progress(task_id=task_id, progress=progress)
+                               .model_dump_json().encode())
+
+    assert report(tid, 0.25) == [Progressed("j", 0, 1, 0.25)]
+    assert task(core).progress == 0.25
+    assert report("j.0.7", 0.9) == []  # not an attempt that is live
+    assert core.on_message(b"not progress") == []
+    assert task(core).progress == 0.25
 
 
 def test_a_duplicate_running_update_changes_nothing() -> None:

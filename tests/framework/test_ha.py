@@ -161,6 +161,10 @@ def test_standby_serves_reads_and_redirects_writes(cluster: Cluster) -> None:
                                                       "inputs": ["d"]})
     assert redirect.status_code == 307
     assert redirect.headers["location"] == f"{leader}/v1/jobs"
+    # Only the leader has events: a follower is sent there, query kept.
+    events = httpx.get(f"{standby}/v1/events", params={"job": job_id})
+    assert events.status_code == 307
+    assert events.headers["location"] == f"{leader}/v1/events?job={job_id}"
     with httpx.Client(base_url=standby, timeout=30) as api:
         done = wait_done(api, job_id)  # reads are served by the standby itself
         assert done["state"] == "FINISHED"
