@@ -73,3 +73,16 @@ def test_the_source_folders_are_not_importable_outside_the_checkout() -> None:
         run = subprocess.run([sys.executable, "-c", f"import {generic}"], capture_output=True,
                              text=True, cwd="/")
         assert run.returncode != 0 and "No module named" in run.stderr, generic
+
+
+def test_the_wheel_carries_the_licence_py_typed_and_its_metadata(
+    wheel: zipfile.ZipFile,
+) -> None:
+    names = wheel.namelist()
+    assert "femto/py.typed" in names  # PEP 561: femto's annotations are for its users too
+    (licence,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+    assert "Apache License" in wheel.read(licence).decode()[:200]
+    (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    text = wheel.read(metadata).decode()
+    assert "License-Expression: Apache-2.0" in text
+    assert "Classifier: Topic :: System :: Distributed Computing" in text

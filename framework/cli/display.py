@@ -31,8 +31,6 @@ def lines(out: IO[str]) -> Iterator[Show]:
     """A timestamped line per state change, for logs and pipes."""
 
     def show(progress: JobProgress, change: str | None) -> None:
-        if change is None and progress.done:
-            change = f"job {progress.job['state']}"
         if change is not None:
             print(f"{time.strftime('%H:%M:%S')} {change}", file=out, flush=True)
 
@@ -68,7 +66,7 @@ class Panel:
         if p is None:
             return Text("reading the job...")
         now = time.time()
-        job, tasks = p.job, p.job["tasks"]
+        job, tasks = p.job, p.counts
         eta = p.eta(now)
         head = Table.grid(padding=(0, 1))
         head.add_row(Text(f"{job['name']} {job['state']}", style="bold"),

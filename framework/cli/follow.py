@@ -58,13 +58,25 @@ class JobProgress:
         return self.job["state"] in DONE
 
     @property
+    def counts(self) -> dict[str, int]:
+        """Tasks by state, from the tasks themselves: a job event comes when the job
+        changes, not on each of its tasks' changes."""
+        if not self.tasks:
+            return dict(self.job["tasks"])
+        states = [t.state for t in self.tasks.values()]
+        return {"total": self.job["tasks"]["total"],
+                "pending": states.count("PENDING") + states.count("LAUNCHING"),
+                **{state.lower(): states.count(state)
+                   for state in ("RUNNING", "FINISHED", "FAILED", "KILLED")}}
+
+    @property
     def fraction(self) -> float:
         """Of the job's work: finished tasks whole, running ones as far as they report."""
         total = self.job["tasks"]["total"]
         if total == 0:
             return 1.0 if self.done else 0.0
         running = sum(t.progress for t in self.tasks.values() if t.state == "RUNNING")
-        return min(1.0, (self.job["tasks"]["finished"] + running) / total)
+        return min(1.0, (self.counts["finished"] + running) / total)
 
     def elapsed(self, now: float) -> float:
         started = self.job.get("started")
@@ -77,6 +89,10 @@ class JobProgress:
             return None
         return elapsed * (1 - fraction) / fraction
 
+    def job_line(self) -> str:
+        error = f" ({self.job['error']})" if self.job.get("error") else ""
+        return f"job {self.job['state']}{error}: {counts(self.counts)}"
+
     def apply(self, event: Event) -> str | None:
         """Take in one event; a line saying what changed state, if something did."""
         from femto.events import JobEvent, ProgressEvent, TaskEvent
@@ -85,10 +101,7 @@ class JobProgress:
             changed = event.state != self.job["state"]
             self.job.update(state=event.state, tasks=event.tasks, attempts=event.attempts,
                             error=event.error, started=event.started, finished=event.finished)
-            if not changed:
-                return None
-            error = f" ({event.error})" if event.error else ""
-            return f"job {event.state}{error}: {counts(event.tasks)}"
+            return self.job_line() if changed else None
         if isinstance(event, TaskEvent):
             before = self.tasks.get(event.partition)
             task = TaskProgress(event.partition, event.state, event.attempt, event.host,
@@ -124,7 +137,8 @@ def task_line(task: TaskProgress) -> str:
 
 def follow(client: Client, job_id: str,
            show: Callable[[JobProgress, str | None], None]) -> JobProgress:
-    """Follow the job until it ends, calling `show` with the state and each change."""
+    """Follow the job until it ends, calling `show` with the state and what changed: the
+    job as read at first (and after a reset), then each change of state."""
     from femto.events import ResetEvent
 
     last_id: str | None = None
@@ -135,13 +149,13 @@ def follow(client: Client, job_id: str,
             with client.events({"job": job_id}, last_id) as events:
                 if progress is None:
                     progress = JobProgress.load(client, job_id)
-                    show(progress, None)
+                    show(progress, progress.job_line())
                 failing_since = None
                 for received in () if progress.done else events:
                     last_id = received.id or last_id
                     if isinstance(received.event, ResetEvent):
                         progress = JobProgress.load(client, job_id)
-                        show(progress, None)
+                        show(progress, progress.job_line())
                     else:
                         show(progress, progress.apply(received.event))
                     if progress.done:

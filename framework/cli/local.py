@@ -97,10 +97,6 @@ def data_files(values: list[str]) -> dict[str, bytes]:
 def inputs_data(spec_path: str, inputs: list[str], data: dict[str, bytes]) -> dict[str, bytes]:
     """Each input's .npy: from --data, or generated for the shipped examples (saying so).
     Never invented for a spec of the user's own: a missing input is an error naming it."""
-    unused = sorted(set(data) - set(inputs))
-    if unused:
-        raise UserError(f"--data {unused[0]}: the job has no input {unused[0]!r} "
-                        f"(its inputs: {', '.join(inputs)})")
     example = Path(spec_path).resolve().parent == EXAMPLES
     missing = [n for n in inputs if n not in data
                and not (example and n in examples.example_names())]
@@ -108,7 +104,7 @@ def inputs_data(spec_path: str, inputs: list[str], data: dict[str, bytes]) -> di
         raise UserError(f"input {missing[0]!r} has no data: give --data {missing[0]}=FILE.npy")
     from femto.jobs.datasets import npy_bytes
 
-    bodies = dict(data)
+    bodies = {name: data[name] for name in inputs if name in data}
     for name in inputs:
         if name not in bodies:
             array = examples.example_dataset(name)

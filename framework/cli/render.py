@@ -58,7 +58,8 @@ def result_lines(result: Any) -> list[str]:
         name = result["dataset"]
         return [f"dataset {name} (femto dataset get {name} -o FILE.npy)"]
     if isinstance(result, dict) and set(result) == {"value"}:
-        return [number(result["value"])]
+        value = result["value"]  # in full: the one number a query is run for
+        return [repr(value) if isinstance(value, float) else number(value)]
     return [json.dumps(result)]
 
 
