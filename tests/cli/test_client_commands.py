@@ -83,7 +83,7 @@ def test_submit_jobs_status_tasks_and_json(served: Service, tmp_path: Path) -> N
     status = femto_json(served, "status", job_id)
     assert status["id"] == job_id and status["tasks"]["finished"] == 7
     assert status["result"] == {"value": float(data.sum())}
-    assert femto(served, "result", job_id).stdout == f"{data.sum()!r}\n"
+    assert femto(served, "result", job_id).stdout == f"{float(data.sum())!r}\n"
     assert femto_json(served, "result", job_id) == {"value": float(data.sum())}
 
     table = femto(served, "jobs").stdout.splitlines()
