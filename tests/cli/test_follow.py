@@ -20,7 +20,8 @@ import pytest
 
 from femto.service import Service
 from tests.cli.helpers import FEMTO, TOKEN, client_env, femto, femto_json, save, write_spec
-from tests.framework.helpers import wait_done
+from tests.framework.helpers import running_service, wait_done
+from tests.services import free_port
 from tests.waiting import wait_for
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -140,3 +141,25 @@ def test_watch_a_job_that_has_ended_prints_it(served: Service, data: str,
     assert re.fullmatch(r"\d\d:\d\d:\d\d job FINISHED: 0 pending, 0 running, 4 finished.*",
                         watched[0])
     assert watched[1:] == femto(served, "status", job["id"]).stdout.splitlines()
+
+
+def test_watch_rides_out_a_scheduler_restart(tmp_path: Path) -> None:
+    """The stream ends with the scheduler; the watcher reconnects, is told to re-read the
+    state (another process wrote the events it had), and follows the job to its end."""
+    port = free_port()
+    state = tmp_path / "state"
+    with running_service(state, api_token=TOKEN, listen=f"127.0.0.1:{port}") as (first, _):
+        femto(first, "dataset", "put", "r", str(save(tmp_path / "d.npy", np.arange(4.0))),
+              "--partitions", "2")
+        job = femto_json(first, "submit", str(spec(tmp_path, "r", 4)))
+        watcher = subprocess.Popen([FEMTO, "watch", job["id"]], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, env=client_env(first))
+        assert watcher.stdout is not None
+        assert re.match(r"\d\d:\d\d:\d\d job (PENDING|RUNNING): ", watcher.stdout.readline())
+    with running_service(state, api_token=TOKEN, listen=f"127.0.0.1:{port}") as (second, _):
+        out, err = watcher.communicate(timeout=120)
+        assert watcher.returncode == 0, err
+        assert "state    FINISHED" in out and err == ""
+        # Its tasks died with the first scheduler's embedded cluster: retried, and seen so.
+        assert re.search(r"task \d RUNNING \(attempt 2 on ", out), out
+        assert femto_json(second, "status", job["id"])["state"] == "FINISHED"
