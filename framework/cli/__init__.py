@@ -1,8 +1,9 @@
 """The `femto` command (DESIGN.md, Command line).
 
-Client commands import only this package, femto.client and httpx: the server stack
-(femto.service, FastAPI, uvicorn, the engine, NumPy) is imported by `serve` and `run` alone,
-so a client command answers in a fraction of a second.
+Client commands import this package, femto.client and httpx (and, to follow a job, the
+event models and rich): the server stack (femto.service, FastAPI, uvicorn, the engine,
+NumPy) is imported by `serve` and `run` alone, so a client command answers in a fraction
+of a second.
 """
 
 from __future__ import annotations

@@ -14,9 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from femto.cli import display
 from femto.cli.errors import UserError
-from femto.cli.follow import follow
 from femto.cli.render import datasets_table, job_lines, jobs_table, result_lines, tasks_table
 from femto.cli.tokens import api_token
 from femto.client import Client
@@ -63,6 +61,10 @@ def watch_job(args: argparse.Namespace, client: Client, job_id: str) -> int:
     """Follow the job to its end; Ctrl-C leaves it running and says how to follow it again.
     People get the live panel on a terminal, else a line per change; scripts (--json) get
     the panel on stderr when it is a terminal and nothing else until the end."""
+    # Imported here: the event models (pydantic) and rich are for following alone.
+    from femto.cli import display
+    from femto.cli.follow import follow
+
     out = sys.stderr if args.json else sys.stdout
     if out.isatty():
         shown = display.live(out)

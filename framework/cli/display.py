@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import IO, Any, Protocol
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
 
 from femto.cli.follow import JobProgress
 from femto.cli.render import seconds
-
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-    from rich.console import RenderableType
 
 ROWS = 10  # tasks shown at once; the rest are counted
 
@@ -41,9 +43,6 @@ def lines(out: IO[str]) -> Iterator[Show]:
 def live(out: IO[str]) -> Iterator[Show]:
     """Counts, a bar, elapsed time and ETA, and the running tasks with their own bars,
     redrawn as events come and four times a second for the clock."""
-    from rich.console import Console
-    from rich.live import Live
-
     panel = Panel()
     with Live(panel, console=Console(file=out), refresh_per_second=4, transient=True):
         def show(progress: JobProgress, change: str | None) -> None:
@@ -57,11 +56,6 @@ class Panel:
         self.progress: JobProgress | None = None
 
     def __rich__(self) -> RenderableType:
-        from rich.console import Group
-        from rich.progress_bar import ProgressBar
-        from rich.table import Table
-        from rich.text import Text
-
         p = self.progress
         if p is None:
             return Text("reading the job...")

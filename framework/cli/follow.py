@@ -11,14 +11,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from femto.cli.errors import UserError
 from femto.cli.render import counts, parse
 from femto.client import ApiError, Client
-
-if TYPE_CHECKING:
-    from femto.events import Event
+from femto.events import Event, JobEvent, ProgressEvent, ResetEvent, TaskEvent
 
 DONE = frozenset({"FINISHED", "FAILED", "CANCELLED"})
 RECONNECT_FOR = 30.0  # seconds of failed reconnections before giving up on the stream
@@ -95,8 +93,6 @@ class JobProgress:
 
     def apply(self, event: Event) -> str | None:
         """Take in one event; a line saying what changed state, if something did."""
-        from femto.events import JobEvent, ProgressEvent, TaskEvent
-
         if isinstance(event, JobEvent):
             changed = event.state != self.job["state"]
             self.job.update(state=event.state, tasks=event.tasks, attempts=event.attempts,
@@ -139,8 +135,6 @@ def follow(client: Client, job_id: str,
            show: Callable[[JobProgress, str | None], None]) -> JobProgress:
     """Follow the job until it ends, calling `show` with the state and what changed: the
     job as read at first (and after a reset), then each change of state."""
-    from femto.events import ResetEvent
-
     last_id: str | None = None
     progress: JobProgress | None = None
     failing_since: float | None = None
