@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from femto.cli.follow import JobProgress, TaskProgress
-from femto.cli.render import bar, histogram_chart, parse, result_lines, table
+from femto.cli.render import bar, histogram_chart, job_lines, parse, result_lines, table
 from femto.events import JobEvent, ProgressEvent, TaskEvent
 
 
@@ -84,3 +84,26 @@ def test_the_job_line_comes_with_a_change_of_state_only() -> None:
     done = JobEvent(job="j", state="FINISHED", tasks=counts, attempts=4)
     assert p.apply(done) == "job FINISHED: 0 pending, 0 running, 4 finished, 0 failed, 0 killed"
     assert p.done and p.eta(0.0) is None
+
+
+def test_a_job_shows_its_spec_error_and_wait() -> None:
+    lines = job_lines({
+        "id": "j1", "name": "pt", "operation": "histogram", "state": "FAILED",
+        "error": "partition 2 failed 4 times", "attempts": 9, "owner": "ana",
+        "tasks": {"total": 4, "pending": 0, "running": 0, "finished": 3, "failed": 1,
+                  "killed": 0},
+        "spec": {"name": "pt", "operation": "histogram", "inputs": ["events"],
+                 "params": {"bins": 50, "range": [0, 100]}, "output": None,
+                 "resources": {"cpus": 0.25, "mem": 64}},
+        "waiting": None, "created": "2026-12-02T06:00:00.000Z",
+        "started": "2026-12-02T06:00:01.000Z", "finished": "2026-12-02T06:01:31.500Z",
+        "result": None,
+    })
+    assert lines == [
+        "job      j1  pt  histogram",
+        "state    FAILED: partition 2 failed 4 times",
+        "tasks    4: 0 pending, 0 running, 3 finished, 1 failed, 0 killed; 9 attempts",
+        'spec     inputs events; bins=50 range=[0, 100]; 0.25 cpus, 64 MB a task',
+        "created  2026-12-02 06:00:00, took 1:30",
+        "owner    ana",
+    ]
