@@ -111,7 +111,7 @@ SERVE = [
             metavar="NAME=VALUE"),
     Setting("--role", "Mesos role whose resources femto is offered", default="*"),
     Setting("--principal", "Mesos principal femto authenticates as"),
-    Setting("--secret", "the principal's secret"),
+    Setting("--secret", "the principal's secret (visible in ps: prefer the variable)"),
     Setting("--state-dir", "the SQLite store and the embedded cluster's files "
             "(default: ~/.local/state/femto)", metavar="DIR"),
     Setting("--launch-timeout", "a launched task not running after this long is retried",
@@ -168,8 +168,9 @@ def build_parser() -> Parser:
                      "also be set by the $FEMTO_ variable its help names)")
     for setting in SERVE:
         setting.add_to(served)
-    served.add_argument("--api-token", help="the token itself (visible in ps: prefer "
-                        "--api-token-file)")
+    served.add_argument("--api-token", metavar="TOKEN",
+                        help="the token itself (visible in ps: prefer --api-token-file, or "
+                             "$FEMTO_API_TOKEN, read when neither flag is given)")
 
     one = command("run", run, "run one job on an embedded cluster and print its result")
     one.add_argument("job", metavar="JOB.json", help="the job spec")
