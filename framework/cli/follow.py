@@ -20,6 +20,8 @@ from femto.events import Event, JobEvent, ProgressEvent, ResetEvent, TaskEvent
 
 DONE = frozenset({"FINISHED", "FAILED", "CANCELLED"})
 RECONNECT_FOR = 30.0  # seconds of failed reconnections before giving up on the stream
+# Unreachable (0), or no scheduler able to answer yet, as while a new leader is elected.
+TRANSIENT = frozenset({0, 502, 503, 504})
 
 
 @dataclass
@@ -155,7 +157,7 @@ def follow(client: Client, job_id: str,
                     if progress.done:
                         break
         except ApiError as exc:
-            if exc.status != 0:
+            if exc.status not in TRANSIENT:
                 raise
             now = time.monotonic()
             failing_since = failing_since or now
