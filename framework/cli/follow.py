@@ -157,8 +157,8 @@ def follow(client: Client, job_id: str,
                     if progress.done:
                         break
         except ApiError as exc:
-            if exc.status not in TRANSIENT:
-                raise
+            if exc.status not in TRANSIENT or progress is None:
+                raise  # a scheduler never reached is a mistake to name now, not to wait out
             now = time.monotonic()
             failing_since = failing_since or now
             if now - failing_since > RECONNECT_FOR:

@@ -100,6 +100,12 @@ def test_result_into_a_pipe_closed_early(served: Service, tmp_path: Path) -> Non
     assert stderr == ""
 
 
+def test_watch_of_an_unreachable_scheduler_is_named_at_once() -> None:
+    a_mistake(femto(None, "watch", "some-job", timeout=20, check=False,
+                    env=client_env(FEMTO_URL="http://127.0.0.1:9")),
+              "cannot reach femto at http://127.0.0.1:9")
+
+
 def test_localmesos_on_a_taken_port() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
