@@ -102,8 +102,10 @@ class Client:
     def task_log(
         self, job_id: str, partition: int, file: str, *, follow: bool = False,
         attempt: int | None = None, poll: float = 0.5,
-    ) -> Iterator[str]:
-        """A task's log file from its start, in chunks; with `follow`, until the attempt ends.
+    ) -> Iterator[dict[str, Any]]:
+        """A task's log file from its start, in the API's chunks ({"data", "offset",
+        "next_offset", "attempt", "done", ...}) that hold some; with `follow`, until the
+        attempt ends.
 
         Without `attempt`, the latest when the first chunk is read: a retry launched while
         following must not switch files mid-stream.
@@ -116,7 +118,7 @@ class Client:
             chunk = self.json("GET", f"/v1/jobs/{job_id}/tasks/{partition}/logs", params=params)
             attempt = chunk["attempt"]
             if chunk["data"]:
-                yield chunk["data"]
+                yield chunk
             if chunk["next_offset"] > offset:
                 offset = chunk["next_offset"]
                 continue  # there may be more already

@@ -173,7 +173,8 @@ def logs(args: argparse.Namespace) -> int:
             print(f"femto: partition {partition} of job {args.id}", file=sys.stderr)
         for chunk in client.task_log(args.id, partition, args.file, follow=args.follow,
                                      attempt=args.attempt):
-            sys.stdout.write(chunk)
+            # --json: the API's chunks, one JSON object a line, for a script to follow.
+            sys.stdout.write(json.dumps(chunk) + "\n" if args.json else chunk["data"])
             sys.stdout.flush()
     return 0
 

@@ -116,6 +116,13 @@ def test_tasks_names_whose_fault_a_failure_was(served: Service, tmp_path: Path) 
             .splitlines()[1:]]
     assert [(r[0], r[1], r[2], r[7]) for r in rows] == [("0", "1", "FAILED", "work"),
                                                          ("0", "2", "FAILED", "work")]
+    logs = femto(served, "logs", job["id"])
+    assert "broken" in logs.stdout and logs.stderr == f"femto: partition 0 of job {job['id']}\n"
+    chunks = [json.loads(line) for line in
+              femto(served, "--json", "logs", job["id"], "0", "--attempt", "1").stdout
+              .splitlines()]
+    assert chunks and {c["attempt"] for c in chunks} == {1}
+    assert "broken" in "".join(c["data"] for c in chunks)
     status = femto(served, "status", job["id"], check=False)
     assert status.returncode == 0 and "FAILED" in status.stdout
     result = femto(served, "result", job["id"], check=False)
