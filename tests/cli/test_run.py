@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 import pytest
 
 from femto.jobs.examples.data import example_dataset
 from tests.cli.helpers import FEMTO
+from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -116,3 +119,23 @@ def test_femto_run_transforms_equal_numpy(tmp_path: Path, operation: str, params
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["result"] == {"dataset": "out"}
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected(x, y), rtol=1e-12)
+
+
+def test_ctrl_c_stops_the_job_and_its_cluster(tmp_path: Path) -> None:
+    np.save(tmp_path / "d.npy", np.arange(10.0))
+    spec = tmp_path / "slow.json"
+    spec.write_text(json.dumps({"name": "slow", "operation": "command", "inputs": ["d"],
+                                "params": {"argv": ["sh", "-c", "sleep 47.125; cat"]}}))
+    runner = subprocess.Popen([FEMTO, "run", str(spec), "--data", f"d={tmp_path / 'd.npy'}",
+                               "--partitions", "2"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+
+    def sleepers() -> list[psutil.Process]:
+        return [p for p in psutil.process_iter(["cmdline"])
+                if p.info["cmdline"] == ["sleep", "47.125"]]
+
+    wait_for(lambda: len(sleepers()) == 2, 60, "both tasks to run")
+    runner.send_signal(signal.SIGINT)
+    out, err = runner.communicate(timeout=60)
+    assert (runner.returncode, out, err) == (130, "", "femto: interrupted\n")
+    assert sleepers() == []  # the embedded cluster took its tasks' programs along
