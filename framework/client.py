@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
-from typing import Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from femto.events import Received
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -28,6 +32,18 @@ class ApiError(Exception):
         return f"{self.message} (HTTP {self.status}{'; ' + where if where else ''})"
 
 
+def api_error(response: httpx.Response) -> ApiError:
+    """The API's error body, {"error", "details"}, as an ApiError."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return ApiError(response.status_code, response.text, [])
+    return ApiError(response.status_code, body.get("error", response.text),
+                    body.get("details", []))
+
+
 class Client:
     def __init__(self, url: str | None = None, token: str | None = None) -> None:
         self.url = (url or os.environ.get("FEMTO_URL") or DEFAULT_URL).rstrip("/")
@@ -40,15 +56,35 @@ class Client:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise ApiError(0, f"cannot reach femto at {self.url}: {exc}", []) from exc
+            raise self.unreachable(exc) from exc
         if response.status_code >= 400:
-            try:
-                body = response.json()
-                raise ApiError(response.status_code, body.get("error", response.text),
-                               body.get("details", []))
-            except ValueError:
-                raise ApiError(response.status_code, response.text, []) from None
+            raise api_error(response)
         return response
+
+    @contextmanager
+    def stream(self, method: str, path: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        """A response whose body is read as it comes (a download, the event stream)."""
+        try:
+            with self.http.stream(method, path, **kwargs) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise api_error(response)
+                yield response
+        except httpx.HTTPError as exc:
+            raise self.unreachable(exc) from exc
+
+    @contextmanager
+    def events(self, params: dict[str, Any],
+               last_event_id: str | None = None) -> Iterator[Iterator[Received]]:
+        """The event stream, subscribed to once this is entered; `last_event_id` resumes it."""
+        from femto.events import read_stream  # pydantic: only for commands that follow
+
+        headers = {"Last-Event-ID": last_event_id} if last_event_id else {}
+        with self.stream("GET", "/v1/events", params=params, headers=headers) as response:
+            yield read_stream(response.iter_lines())
+
+    def unreachable(self, exc: httpx.HTTPError) -> ApiError:
+        return ApiError(0, f"cannot reach femto at {self.url}: {exc}", [])
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.call(method, path, **kwargs).json()
@@ -66,8 +102,10 @@ class Client:
     def task_log(
         self, job_id: str, partition: int, file: str, *, follow: bool = False,
         attempt: int | None = None, poll: float = 0.5,
-    ) -> Iterator[str]:
-        """A task's log file from its start, in chunks; with `follow`, until the attempt ends.
+    ) -> Iterator[dict[str, Any]]:
+        """A task's log file from its start, in the API's chunks ({"data", "offset",
+        "next_offset", "attempt", "done", ...}) that hold some; with `follow`, until the
+        attempt ends.
 
         Without `attempt`, the latest when the first chunk is read: a retry launched while
         following must not switch files mid-stream.
@@ -80,7 +118,7 @@ class Client:
             chunk = self.json("GET", f"/v1/jobs/{job_id}/tasks/{partition}/logs", params=params)
             attempt = chunk["attempt"]
             if chunk["data"]:
-                yield chunk["data"]
+                yield chunk
             if chunk["next_offset"] > offset:
                 offset = chunk["next_offset"]
                 continue  # there may be more already

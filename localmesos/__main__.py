@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         cluster.start()
     except (ValueError, RuntimeError) as exc:
         print(f"localmesos: {exc}", file=sys.stderr)
-        return 2
+        return 1
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

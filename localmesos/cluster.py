@@ -252,7 +252,8 @@ class LocalMesos:
             self._loop.run_until_complete(self._main())
         except BaseException as exc:
             self._failure = exc
-            log.error("localmesos stopped on an error", exc_info=exc)
+            if self._ready.is_set():  # a failure to start is start()'s to report
+                log.error("localmesos stopped on an error", exc_info=exc)
         finally:
             self._ready.set()
             self._loop.close()
@@ -322,5 +323,9 @@ def _bind(host: str, port: int) -> socket.socket:
     # Without it every response on a kept-alive connection waited ~40 ms for a delayed ACK.
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
     return sock

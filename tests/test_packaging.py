@@ -88,3 +88,16 @@ def test_the_dashboard_ships_every_asset_and_the_chart_librarys_licence(
     assert "femto/api/static/js/main.js" in assets
     assert "femto/api/static/vendor/uplot/LICENSE" in assets
     assert assets <= names, sorted(assets - names)
+
+
+def test_the_wheel_carries_the_licence_py_typed_and_its_metadata(
+    wheel: zipfile.ZipFile,
+) -> None:
+    names = wheel.namelist()
+    assert "femto/py.typed" in names  # PEP 561: femto's annotations are for its users too
+    (licence,) = [n for n in names if n.endswith(".dist-info/licenses/LICENSE")]
+    assert "Apache License" in wheel.read(licence).decode()[:200]
+    (metadata,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    text = wheel.read(metadata).decode()
+    assert "License-Expression: Apache-2.0" in text
+    assert "Classifier: Topic :: System :: Distributed Computing" in text

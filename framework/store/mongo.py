@@ -130,6 +130,12 @@ def mongo_filter(equals: Mapping[str, Any]) -> dict[str, Any]:
     return {f"d.{field}": value for field, value in check_equals(equals).items()}
 
 
+def _reason(exc: ConnectionFailure) -> str:
+    """Why the server could not be reached, without the topology description and timeouts
+    that pymongo appends to a server selection's failure (a screenful for one cause)."""
+    return str(exc).split(" (configured timeouts")[0].split(", Timeout: ")[0]
+
+
 class MongoStore:
     """A `Store` on MongoDB; the database is the URL's path, or "femto".
 
@@ -361,8 +367,9 @@ class MongoStore:
         try:
             yield
         except ConnectionFailure as exc:
-            self._breaker.trip(str(exc))
-            raise StoreUnavailable(f"mongodb {context}: {exc}") from exc
+            reason = _reason(exc)
+            self._breaker.trip(reason)
+            raise StoreUnavailable(f"mongodb {context}: {reason}") from exc
         except PyMongoError as exc:
             raise StoreError(f"mongodb {context}: {exc}") from exc
 

@@ -18,8 +18,8 @@ from femto import sandbox
 from femto.errors import NotFound, Unavailable
 from femto.service import Service
 from localmesos import LocalMesos
+from tests.cli.helpers import FEMTO
 from tests.framework.helpers import npy, running_service, wait_done
-from tests.framework.test_cli import FEMTO
 from tests.waiting import wait_for
 
 TOKEN = "t0ken"

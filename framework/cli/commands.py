@@ -1,0 +1,243 @@
+"""Client commands: each talks to a running scheduler over its HTTP API.
+
+Human output by default; `--json` prints the API's JSON as it came, for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from femto.cli.errors import UserError
+from femto.cli.render import datasets_table, job_lines, jobs_table, result_lines, tasks_table
+from femto.cli.tokens import api_token
+from femto.client import Client
+
+
+def emit(lines: list[str]) -> None:
+    # Line by line: a reader that closes the pipe early (`| head`) is noticed at once.
+    for line in lines:
+        sys.stdout.write(line + "\n")
+
+
+def emit_json(value: Any) -> None:
+    emit(json.dumps(value, indent=2).splitlines())
+
+
+@contextmanager
+def connect(args: argparse.Namespace) -> Iterator[Client]:
+    client = Client(args.url, api_token(args))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def read_spec(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read job spec {path}: {exc}") from None
+    except ValueError as exc:
+        raise UserError(f"job spec {path} is not JSON: {exc}") from None
+
+
+def finish(args: argparse.Namespace, job: dict[str, Any]) -> int:
+    """The ended job, and the exit status it gives: 0 only when it finished."""
+    if args.json:
+        emit_json(job)
+    else:
+        emit(job_lines(job))
+    return 0 if job["state"] == "FINISHED" else 1
+
+
+def watch_job(args: argparse.Namespace, client: Client, job_id: str) -> int:
+    """Follow the job to its end; Ctrl-C leaves it running and says how to follow it again.
+    People get the live panel on a terminal, else a line per change; scripts (--json) get
+    the panel on stderr when it is a terminal and nothing else until the end."""
+    # Imported here: the event models (pydantic) and rich are for following alone.
+    from femto.cli import display
+    from femto.cli.follow import follow
+
+    out = sys.stderr if args.json else sys.stdout
+    if out.isatty():
+        shown = display.live(out)
+    elif args.json:
+        shown = display.quiet()
+    else:
+        shown = display.lines(out)
+    try:
+        with shown as show:
+            follow(client, job_id, show)
+    except KeyboardInterrupt:
+        print(f"femto: detached from job {job_id}, which goes on; follow it again with: "
+              f"femto watch {job_id}", file=sys.stderr)
+        return 130
+    return finish(args, client.json("GET", f"/v1/jobs/{job_id}"))
+
+
+def submit(args: argparse.Namespace) -> int:
+    spec = read_spec(args.job)
+    with connect(args) as client:
+        job = client.json("POST", "/v1/jobs", json=spec)
+        if args.json and not args.wait:
+            emit_json(job)
+            return 0
+        said = f"job {job['id']} submitted"
+        if not args.wait:
+            emit([said, f"follow it with: femto watch {job['id']}"])
+            return 0
+        if args.json:
+            print(f"femto: {said}", file=sys.stderr, flush=True)
+        else:
+            emit([said])
+            sys.stdout.flush()
+        return watch_job(args, client, job["id"])
+
+
+def watch(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        return watch_job(args, client, args.id)
+
+
+def jobs(args: argparse.Namespace) -> int:
+    params = {"state": args.state} if args.state else {}
+    with connect(args) as client:
+        listed = list(client.pages("/v1/jobs", params=params))
+    if args.json:
+        emit_json(listed)
+    else:
+        emit(jobs_table(listed))
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        job = client.json("GET", f"/v1/jobs/{args.id}")
+    if args.json:
+        emit_json(job)
+    else:
+        emit(job_lines(job))
+    return 0
+
+
+def tasks(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        listed = client.json("GET", f"/v1/jobs/{args.id}/tasks")
+    if args.json:
+        emit_json(listed)
+    else:
+        emit(tasks_table(listed))
+    return 0
+
+
+def cancel(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        job = client.json("DELETE", f"/v1/jobs/{args.id}")
+    if args.json:
+        emit_json(job)
+    else:
+        emit(job_lines(job))
+    return 0
+
+
+def result(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        job = client.json("GET", f"/v1/jobs/{args.id}")
+    if job["state"] != "FINISHED":
+        reason = f": {job['error']}" if job.get("error") else ""
+        raise UserError(f"job {args.id} is {job['state']}{reason}")
+    if args.json:
+        emit_json(job["result"])
+    else:
+        emit(result_lines(job["result"]))
+    return 0
+
+
+def logs(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        partition = args.partition
+        if partition is None:
+            # The first task that failed is the one whose log explains the job.
+            listed = client.json("GET", f"/v1/jobs/{args.id}/tasks")
+            failed = [t for t in listed if t["attempts"] and t["attempts"][-1]["state"] in
+                      ("TASK_FAILED", "TASK_ERROR")]
+            picked = failed or [t for t in listed if t["attempts"]] or listed
+            partition = picked[0]["partition"] if picked else 0
+            print(f"femto: partition {partition} of job {args.id}", file=sys.stderr)
+        for chunk in client.task_log(args.id, partition, args.file, follow=args.follow,
+                                     attempt=args.attempt):
+            # --json: the API's chunks, one JSON object a line, for a script to follow.
+            sys.stdout.write(json.dumps(chunk) + "\n" if args.json else chunk["data"])
+            sys.stdout.flush()
+    return 0
+
+
+def dataset_put(args: argparse.Namespace) -> int:
+    try:
+        body = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
+    params = {"partitions": args.partitions} if args.partitions else {}
+    with connect(args) as client:
+        dataset = client.json("PUT", f"/v1/datasets/{args.name}", params=params, content=body,
+                              headers={"Content-Type": "application/octet-stream"})
+    if args.json:
+        emit_json(dataset)
+    else:
+        emit(datasets_table([dataset]))
+    return 0
+
+
+def writable_target(path: Path) -> None:
+    """Checked before a download, not after it."""
+    folder = path.parent
+    if path.is_dir():
+        raise UserError(f"cannot write {path}: it is a directory")
+    if not folder.is_dir():
+        raise UserError(f"cannot write {path}: no directory {folder}")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"cannot write {path}: {folder} is not writable")
+
+
+def dataset_get(args: argparse.Namespace) -> int:
+    target = Path(args.output)
+    writable_target(target)
+    # Into a file beside the target, renamed once whole: an interrupted download leaves
+    # neither a torn .npy nor a stale one behind.
+    partial = target.with_name(f".{target.name}.part")
+    try:
+        with partial.open("wb") as out, connect(args) as client, \
+                client.stream("GET", f"/v1/datasets/{args.name}/data") as response:
+            for chunk in response.iter_bytes():
+                out.write(chunk)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
+    if not args.json:
+        emit([f"saved dataset {args.name} to {target} ({target.stat().st_size:,} bytes)"])
+    return 0
+
+
+def dataset_list(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        listed = client.json("GET", "/v1/datasets")
+    if args.json:
+        emit_json(listed)
+    else:
+        emit(datasets_table(listed))
+    return 0
+
+
+def dataset_delete(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        client.call("DELETE", f"/v1/datasets/{args.name}")
+    if not args.json:
+        emit([f"deleted dataset {args.name}"])
+    return 0

@@ -1,0 +1,164 @@
+"""Human output: headed tables, a job's summary, results with a histogram drawn beside its
+numbers. Pure text: each function returns lines, the commands print them."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from itertools import pairwise
+from typing import Any
+
+BLOCKS = " ▏▎▍▌▋▊▉█"  # eighths of a character cell, for bars finer than a cell
+BAR_WIDTH = 40
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    """Columns padded to their widest cell, under a header; the last column is not padded,
+    so a long message does not push every line wide."""
+    cells = [headers, *[["-" if c is None else " ".join(str(c).split()) for c in row]
+                        for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return ["  ".join([*(c.ljust(w) for c, w in zip(row, widths[:-1], strict=False)), row[-1]])
+            for row in cells]
+
+
+def bar(fraction: float, width: int = BAR_WIDTH) -> str:
+    eighths = round(max(0.0, min(1.0, fraction)) * width * 8)
+    full, part = divmod(eighths, 8)
+    return "█" * full + (BLOCKS[part] if part else "")
+
+
+def number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return "null" if value is None else str(value)
+
+
+def histogram_chart(counts: list[int], edges: list[float]) -> list[str]:
+    """One row per bin: its range, its count and a bar scaled to the largest count."""
+    peak = max(counts, default=0) or 1
+    ranges = [f"[{number(lo)}, {number(hi)})" for lo, hi in pairwise(edges)]
+    if ranges:  # numpy's last bin holds its upper edge
+        ranges[-1] = ranges[-1][:-1] + "]"
+    width = max((len(r) for r in ranges), default=0)
+    digits = max((len(f"{c:,}") for c in counts), default=0)
+    return [f"{r.ljust(width)}  {c:>{digits},}  {bar(c / peak)}"
+            for r, c in zip(ranges, counts, strict=False)]
+
+
+def result_lines(result: Any) -> list[str]:
+    if isinstance(result, dict) and isinstance(result.get("counts"), list) \
+            and isinstance(result.get("edges"), list):
+        total = sum(result["counts"])
+        return [f"histogram of {total:,} values in {len(result['counts'])} bins",
+                *histogram_chart(result["counts"], result["edges"])]
+    if isinstance(result, dict) and set(result) == {"dataset"}:
+        name = result["dataset"]
+        return [f"dataset {name} (femto dataset get {name} -o FILE.npy)"]
+    if isinstance(result, dict) and set(result) == {"value"}:
+        value = result["value"]  # in full: the one number a query is run for
+        return [repr(value) if isinstance(value, float) else number(value)]
+    return [json.dumps(result)]
+
+
+def when(iso: str | None) -> str | None:
+    """An API timestamp to the second, as `2026-12-02 06:12:01`."""
+    return None if iso is None else iso.replace("T", " ")[:19]
+
+
+def clock(iso: str | None) -> str | None:
+    """An API timestamp's time of day, to a tenth of a second."""
+    return None if iso is None else iso[11:21]
+
+
+def duration(start: str | None, end: str | None) -> str | None:
+    if start is None or end is None:
+        return None
+    return seconds(parse(end) - parse(start))
+
+
+def parse(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def seconds(value: float) -> str:
+    if value < 60:
+        return f"{value:.1f}s"
+    minutes, secs = divmod(int(value), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+def counts(tasks: dict[str, int]) -> str:
+    order = ("pending", "running", "finished", "failed", "killed")
+    return ", ".join(f"{tasks[k]} {k}" for k in order if k in tasks)
+
+
+def spec_line(spec: dict[str, Any]) -> str:
+    params = " ".join(f"{k}={json.dumps(v)}" for k, v in (spec.get("params") or {}).items())
+    resources = spec.get("resources") or {}
+    parts = [f"inputs {', '.join(spec.get('inputs') or []) or '-'}"]
+    if spec.get("output"):
+        parts.append(f"output {spec['output']}")
+    if params:
+        parts.append(params)
+    if resources:
+        parts.append(f"{resources.get('cpus')} cpus, {resources.get('mem')} MB a task")
+    return "; ".join(parts)
+
+
+def job_lines(job: dict[str, Any]) -> list[str]:
+    """A job as `femto status` shows it, its result drawn when it has one."""
+    rows = [
+        ("job", f"{job['id']}  {job['name']}  {job['operation']}"),
+        ("state", job["state"] + (f": {job['error']}" if job.get("error") else "")),
+        ("tasks", f"{job['tasks']['total']}: {counts(job['tasks'])}; "
+                  f"{job.get('attempts', 0)} attempts"),
+    ]
+    if job.get("spec"):
+        rows.append(("spec", spec_line(job["spec"])))
+    if job.get("waiting"):
+        rows.append(("waiting", str(job["waiting"])))
+    took = duration(job.get("started"), job.get("finished"))
+    rows.append(("created", f"{when(job.get('created'))}"
+                 + (f", took {took}" if took else "")))
+    if job.get("owner"):
+        rows.append(("owner", job["owner"]))
+    lines = [f"{key:<8} {value}" for key, value in rows]
+    if job.get("result") is not None:
+        result = result_lines(job["result"])
+        if len(result) == 1:
+            lines.append(f"{'result':<8} {result[0]}")
+        else:
+            lines += [f"{'result':<8} {result[0]}", *("  " + line for line in result[1:])]
+    return lines
+
+
+def jobs_table(jobs: list[dict[str, Any]]) -> list[str]:
+    return table(["ID", "STATE", "TASKS", "OPERATION", "CREATED", "NAME"], [
+        [j["id"], j["state"], f"{j['tasks']['finished']}/{j['tasks']['total']}",
+         j["operation"], when(j.get("created")), j["name"]] for j in jobs])
+
+
+def tasks_table(tasks: list[dict[str, Any]]) -> list[str]:
+    """One row per attempt (a task not launched yet: one row without one); times in UTC."""
+    rows: list[list[Any]] = []
+    for task in tasks:
+        if not task["attempts"]:
+            rows.append([task["partition"], None, task["state"], None, None, None, None, None,
+                         None])
+        for attempt in task["attempts"]:
+            rows.append([task["partition"], attempt["n"],
+                         str(attempt["state"]).removeprefix("TASK_"), attempt["host"],
+                         clock(attempt["launched"]), clock(attempt["running"]),
+                         clock(attempt["ended"]), attempt["fault"], attempt["message"]])
+    return table(["PARTITION", "ATTEMPT", "STATE", "HOST", "LAUNCHED", "RUNNING", "ENDED",
+                  "FAULT", "MESSAGE"], rows)
+
+
+def datasets_table(datasets: list[dict[str, Any]]) -> list[str]:
+    return table(["NAME", "DTYPE", "SHAPE", "PARTITIONS"], [
+        [d["name"], d["dtype"], "x".join(str(n) for n in d["shape"]) or "()", d["partitions"]]
+        for d in datasets])
