@@ -17,21 +17,17 @@ import httpx
 from fastapi import APIRouter
 
 from femto.api.context import Context
+from femto.api.models import ClusterView
+from mesosapi.taskstates import TERMINAL
 
 STATE_TIMEOUT = 5.0  # seconds: the page waits for this, so a hung master must not hold it
-
-# Mesos TaskStates after which a task no longer holds its executor's resources.
-TERMINAL = frozenset({
-    "TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR",
-    "TASK_DROPPED", "TASK_GONE", "TASK_GONE_BY_OPERATOR",
-})
 
 SCALARS = ("cpus", "mem", "disk")
 
 router = APIRouter()
 
 
-@router.get("/cluster")
+@router.get("/cluster", response_model=ClusterView)
 def cluster(context: Context) -> dict[str, Any]:
     service = context.service
     leader = service.leader_url()

@@ -136,3 +136,42 @@ class TaskLogChunk(_View):
     offset: int
     next_offset: int
     data: str
+
+
+class SchedulerView(_View):
+    url: str
+    leader: bool
+
+
+class MasterView(_View):
+    url: str
+    version: str | None
+
+
+class Resources(_View):
+    cpus: float
+    mem: float = Field(description="MB")
+    disk: float = Field(description="MB")
+
+
+class ExecutorView(_View):
+    id: str
+    framework_id: str | None
+    tasks: int = Field(description="its live tasks")
+
+
+class AgentView(_View):
+    id: str
+    host: str
+    active: bool
+    resources: Resources
+    used: Resources
+    executors: list[ExecutorView]
+
+
+class ClusterView(_View):
+    schedulers: list[SchedulerView] = Field(description="the leader first, then standbys")
+    framework_id: str | None
+    master: MasterView | None
+    agents: list[AgentView]
+    error: str | None = Field(description="why the master's state could not be read")

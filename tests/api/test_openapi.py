@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from femto.api.models import (
+    ClusterView,
     DatasetView,
     DelayReset,
     Health,
@@ -31,7 +32,7 @@ ROUTES = {
     ("/v1/datasets/{name}", "get"), ("/v1/datasets/{name}", "delete"),
     ("/v1/datasets/{name}/data", "get"), ("/v1/datasets/{name}/partitions/{index}", "get"),
     ("/v1/queue", "get"), ("/v1/leader", "get"), ("/v1/leader/health", "get"),
-    ("/v1/events", "get"), ("/health", "get"), ("/metrics", "get"),
+    ("/v1/events", "get"), ("/v1/cluster", "get"), ("/health", "get"), ("/metrics", "get"),
 }
 ERROR = {"$ref": "#/components/schemas/ErrorBody"}
 
@@ -140,6 +141,7 @@ def test_real_responses_validate_against_the_documented_models(api: httpx.Client
     check(Leader, api.get("/v1/leader").json())
     check(LeaderHealth, api.get("/v1/leader/health").json())
     check(Health, api.get("/health").json())
+    check(ClusterView, api.get("/v1/cluster").json())
 
 
 def test_docs_load_swagger_ui_from_femto_itself(api: httpx.Client) -> None:

@@ -30,7 +30,7 @@ def test_a_cluster_that_cannot_start_says_so(tmp_path: Path) -> None:
     mesos = EmbeddedMesos(2, 0.0, 256.0, tmp_path, update_retry=10.0)
     mesos.start()
     try:
-        with pytest.raises(RuntimeError, match="exited with 2 on start"):
+        with pytest.raises(RuntimeError, match="exited with 1 on start"):
             mesos.wait_ready()
     finally:
         mesos.stop()

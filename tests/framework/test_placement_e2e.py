@@ -74,7 +74,7 @@ def test_a_job_that_fits_runs_beside_one_that_cannot_and_shows_no_reason(
     assert done["result"] == {"value": float(np.arange(100.0).sum())}
     reason = wait_for(lambda: waiting(client, big["id"]), 15, "a waiting reason")
     env = {**os.environ, "FEMTO_URL": service.url}
-    status = subprocess.run([FEMTO, "status", big["id"]], capture_output=True, text=True,
+    status = subprocess.run([FEMTO, "--json", "status", big["id"]], capture_output=True, text=True,
                             env=env, timeout=60, check=True)
     assert json.loads(status.stdout)["waiting"] == reason
     cancelled = client.delete(f"/v1/jobs/{big['id']}").json()
