@@ -158,6 +158,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             job = engine.job(job["id"])
             if args.output and job["state"] == "FINISHED":
                 save_output(engine, job, Path(args.output))
+            # DESIGN.md's contract: `femto run` prints the job's final JSON, so whoever
+            # captures its stdout gets that; a person at a terminal gets the summary.
+            args.json = args.json or not sys.stdout.isatty()
             return finish(args, job)
         finally:
             service.stop()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +61,31 @@ def save(path: Path, array: np.ndarray) -> Path:
 def write_spec(path: Path, **spec: Any) -> Path:
     path.write_text(json.dumps(spec))
     return path
+
+
+def on_a_terminal(argv: list[str], env: dict[str, str] | None = None,
+                  timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `femto` as a person does, stdout a terminal (stderr still captured); what the
+    terminal showed is read as it comes, so the program never blocks on a full one."""
+    controller, terminal = pty.openpty()
+    started = subprocess.Popen([FEMTO, *argv], stdout=terminal, stderr=subprocess.PIPE,
+                               env=env, text=True)
+    os.close(terminal)
+    shown = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([controller], [], [], 1.0)[0]:
+                continue
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the terminal's last writer has gone
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(controller)
+    _, stderr = started.communicate(timeout=max(1.0, deadline - time.monotonic()))
+    return subprocess.CompletedProcess(started.args, started.returncode,
+                                       shown.decode().replace("\r\n", "\n"), stderr)

@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from femto.jobs.examples.data import example_dataset
-from tests.cli.helpers import FEMTO
+from tests.cli.helpers import FEMTO, on_a_terminal
 from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,25 +28,25 @@ def test_a_shipped_example_generates_its_data_and_says_so() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stderr == "femto: generated example data for 'events': 2,000,000 values\n"
     events = example_dataset("events")
-    lines = done.stdout.splitlines()
-    assert lines[1] == "state    FINISHED"
-    value = float(lines[-1].split()[-1])
-    assert value == pytest.approx(events[events >= 20.0].sum(), rel=1e-9)
+    # Captured, stdout is the job's final JSON (DESIGN.md's contract for `femto run`).
+    job = json.loads(done.stdout)
+    assert job["state"] == "FINISHED"
+    assert job["result"]["value"] == pytest.approx(events[events >= 20.0].sum(), rel=1e-9)
 
 
-def test_femto_run_draws_a_histogram_and_prints_json_with_json(tmp_path: Path) -> None:
+def test_run_draws_a_histogram_on_a_terminal_and_prints_json_otherwise(tmp_path: Path) -> None:
     data = np.random.default_rng(3).uniform(0, 10, 10_000)
     np.save(tmp_path / "d.npy", data)
     spec = tmp_path / "h.json"
     spec.write_text(json.dumps({"name": "h", "operation": "histogram", "inputs": ["d"],
                                 "params": {"bins": 10, "range": [0, 10]}}))
     args = [str(spec), "--data", f"d={tmp_path / 'd.npy'}", "--partitions", "7"]
-    human = run(*args)
+    human = on_a_terminal(["run", *args])
     assert human.returncode == 0 and human.stderr == "", human.stderr
     counts = np.histogram(data, 10, (0, 10))[0]
     assert "result   histogram of 10,000 values in 10 bins" in human.stdout
     assert f"  [0, 1)   {counts[0]:>5,}  " in human.stdout
-    done = run("--json", *args)
+    done = run(*args)
     assert done.returncode == 0, done.stderr
     job = json.loads(done.stdout)
     assert job["state"] == "FINISHED" and job["tasks"]["total"] == 7
