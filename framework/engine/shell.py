@@ -68,9 +68,10 @@ class Engine(JobReads):
         self.lock = threading.RLock()
         self._queued: list[Call] = []  # Mesos calls of this section
         self.events = events if events is not None else EventLog()
-        # Events of this section, told once its writes are committed; one per job or task
-        # however often the section wrote it, in the order first written.
-        self._told: dict[tuple[str, int], tuple[Event, str, str | None]] = {}
+        # What this section changed, told once its writes are committed: one event per
+        # task and per job, as they are at the section's end.
+        self._changed_tasks: dict[str, Task] = {}
+        self._changed_jobs: dict[str, Job] = {}
         self.outbox = Outbox(lambda: self.core.halted)
 
     # What the API's metrics and log routes read (under the lock).
@@ -109,12 +110,11 @@ class Engine(JobReads):
                 # where the thread holding the engine lock hands the GIL away.
                 with self.store.batch():
                     yield
-                if self._told:
-                    # Jobs last: a job's FINISHED follows its tasks' own.
-                    self.events.publish(sorted(self._told.values(),
-                                               key=lambda told: told[0].type == "job"))
+                if self._changed_jobs:
+                    self._publish_changes()
             finally:
-                self._told.clear()
+                self._changed_tasks.clear()
+                self._changed_jobs.clear()
                 if self._queued:
                     self.outbox.post(self._queued)
                     self._queued = []
@@ -185,15 +185,24 @@ class Engine(JobReads):
         return active.job if active is not None else None
 
     def _tell(self, tasks: tuple[Task, ...], jobs: tuple[Job, ...]) -> None:
-        """Events for what this section wrote; each is seen by whoever may see its job."""
-        now = self.clock()
+        """Remember what this section wrote, for its events."""
         for job in jobs:
-            self._told[(job.id, -1)] = (job_event(job), job.id, job.owner)
+            self._changed_jobs[job.id] = job
         for task in tasks:
-            owner = self._active_job(task.job_id)
-            if owner is not None:
-                self._told[(task.job_id, task.partition)] = (
-                    task_event(task, now), task.job_id, owner.owner)
+            active = self._active_job(task.job_id)
+            if active is not None:
+                self._changed_tasks[task.key] = task
+                self._changed_jobs[active.id] = active  # its task counts changed too
+
+    def _publish_changes(self) -> None:
+        """Tasks first, so that a job's FINISHED follows its tasks' own; each event is
+        seen by whoever may see its job."""
+        now = self.clock()
+        told: list[tuple[Event, str, str | None]] = [
+            (task_event(task, now), task.job_id, self._changed_jobs[task.job_id].owner)
+            for task in self._changed_tasks.values()]
+        told += [(job_event(job), job.id, job.owner) for job in self._changed_jobs.values()]
+        self.events.publish(told)
 
     def _complete(self, job_id: str) -> None:
         active = self.core.active[job_id]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import sys
 import threading
 import time
 import uuid
@@ -102,6 +103,27 @@ def test_a_follower_sees_its_job_start_and_finish_and_each_task_do_so(live: Any)
     epochs = {r.id.rsplit("-", 1)[0] for r in got if r.id}
     numbers = [int(r.id.rsplit("-", 1)[1]) for r in got if r.id]
     assert len(epochs) == 1 and numbers == sorted(set(numbers))
+
+
+def test_a_job_event_carries_its_counts_as_each_task_ends(live: Any) -> None:
+    service, api = live
+    # Partition 0 ends at once, partition 1 a few seconds later: in between, a follower
+    # (the dashboard's job list) must see the job one task further on.
+    upload(api, "naps", np.array([0.0, 3.0]), 2)
+    program = ("import io, sys, time, numpy as np; "
+               "a = np.load(io.BytesIO(sys.stdin.buffer.read())); "
+               "time.sleep(float(a[0])); out = io.BytesIO(); np.save(out, a); "
+               "sys.stdout.buffer.write(out.getvalue())")
+    with following(service.url) as follower:
+        job = submit(api, {"name": "naps", "operation": "command", "inputs": ["naps"],
+                           "params": {"argv": [sys.executable, "-c", program]},
+                           "max_retries": 0})
+        got = follower.until(lambda e: isinstance(e, JobEvent) and e.job == job["id"]
+                             and e.tasks["finished"] == 1, timeout=60)
+    halfway = got[-1].event
+    assert isinstance(halfway, JobEvent) and halfway.state == "RUNNING"
+    assert halfway.tasks["running"] + halfway.tasks["pending"] == 1
+    wait_done(api, job["id"])
 
 
 def test_last_event_id_resumes_without_a_gap(live: Any) -> None:
