@@ -1,12 +1,12 @@
 """The OpenAPI document and /docs: femto's own error body for every status a route can
 answer (never FastAPI's {"detail": ...}), the bearer scheme on /v1, and Swagger UI served
-from the swagger-ui-bundle package, so /docs works with no network."""
+from the fastapi-offline package's copy of it, so /docs works with no network."""
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
 
-import swagger_ui_bundle
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
@@ -99,7 +99,8 @@ def install(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.mount(ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path),
+    # Only the package's static files: not its FastAPI subclass, whose routes femto's are.
+    app.mount(ASSETS, StaticFiles(directory=str(resources.files("fastapi_offline") / "static")),
               name="swagger-ui")
     router = APIRouter(include_in_schema=False)
 
@@ -109,7 +110,7 @@ def install(app: FastAPI) -> None:
             openapi_url="/openapi.json", title="femto API",
             swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
+            swagger_favicon_url=f"{ASSETS}/favicon.png",
             oauth2_redirect_url=None,
         )
 
