@@ -19,7 +19,12 @@ from dataclasses import dataclass, field
 
 from femto.events import Event
 
-WINDOW = 10_000  # events kept for resuming (DESIGN.md: Event stream)
+WINDOW = 10_000  # events kept for resuming (README: the event stream)
+
+
+def event_id(epoch: str, seq: int) -> str:
+    """What `resume_point` reads back from a client's Last-Event-ID."""
+    return f"{epoch}-{seq}"
 
 
 @dataclass(slots=True)
@@ -48,9 +53,6 @@ class EventLog:
         self._lock = threading.Lock()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self.closed = False
-
-    def event_id(self, entry: Entry) -> str:
-        return f"{self.epoch}-{entry.seq}"
 
     @property
     def last_seq(self) -> int:

@@ -65,9 +65,9 @@ class ResetEvent(_Event):
 
 Event = JobEvent | TaskEvent | ProgressEvent | ResetEvent
 
+EVENT_MODELS: tuple[type[_Event], ...] = (JobEvent, TaskEvent, ProgressEvent, ResetEvent)
 _TYPES: dict[str, type[_Event]] = {
-    "job": JobEvent, "task": TaskEvent, "progress": ProgressEvent, "reset": ResetEvent,
-}
+    model.model_fields["type"].default: model for model in EVENT_MODELS}
 
 
 def parse_event(kind: str, data: str) -> Event:

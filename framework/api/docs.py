@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from femto.api.bodies import NPY
 from femto.api.models import ErrorBody
+from femto.events import EVENT_MODELS
 from femto.jobs.schemas import job_spec_schema
 
 ASSETS = "/docs/assets"
@@ -62,6 +63,8 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
     schemas["JobSpec"] = job_spec_schema()
+    for model in EVENT_MODELS:  # GET /v1/events's, which FastAPI cannot see in a stream
+        schemas[model.__name__] = model.model_json_schema()
     schemas["JobObject"]["properties"]["spec"] = {
         **JOB_SPEC_REF, "description": schemas["JobObject"]["properties"]["spec"].get(
             "description", "")}

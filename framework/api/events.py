@@ -15,8 +15,8 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from femto.api.caller import Caller
 from femto.api.context import Context, to_leader
-from femto.eventlog import EventLog
-from femto.events import ResetEvent
+from femto.eventlog import EventLog, event_id
+from femto.events import EVENT_MODELS, ResetEvent
 
 KEEPALIVE = 15.0  # seconds between comments that keep idle proxies from closing a stream
 
@@ -26,8 +26,14 @@ router = APIRouter()
 @router.get(
     "/events", dependencies=[Depends(to_leader)],
     response_class=EventSourceResponse,
-    responses={200: {"content": {"text/event-stream": {}},
-                     "description": "a stream of job, task, progress and reset events"}},
+    responses={
+        200: {"description": "A stream of events: each `event:` names one of these types, "
+                             "its `data:` the JSON of that type's schema",
+              "content": {"text/event-stream": {"schema": {"oneOf": [
+                  {"$ref": f"#/components/schemas/{model.__name__}"}
+                  for model in EVENT_MODELS]}}}},
+        307: {"description": "This is a standby: the leader has the events"},
+    },
 )
 async def events(
     principal: Caller, context: Context, job: str | None = None,
@@ -63,11 +69,11 @@ async def follow(
             seq = entry.seq
             if (job is None or entry.job == job) and (owner is None or entry.owner == owner):
                 yield ServerSentEvent(data=entry.json, event=entry.event.type,
-                                      id=f"{epoch}-{entry.seq}")
+                                      id=event_id(epoch, entry.seq))
         if not entries:
             await log.wait(seq, KEEPALIVE)
 
 
 def _reset(epoch: str, seq: int, reason: str) -> ServerSentEvent:
     return ServerSentEvent(data=ResetEvent(reason=reason).model_dump_json(), event="reset",
-                           id=f"{epoch}-{seq}")
+                           id=event_id(epoch, seq))

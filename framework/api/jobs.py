@@ -17,7 +17,7 @@ from femto.api.context import Context, CurrentEngine
 from femto.api.docs import errors
 from femto.api.models import DelayReset, JobObject, TaskView
 from femto.auth import ANYONE
-from femto.errors import Forbidden
+from femto.errors import Forbidden, Invalid
 from femto.jobs.schemas import job_spec_schema
 from femto.lifecycle import JobState
 
@@ -60,9 +60,14 @@ def list_jobs(
     limit: int = Query(DEFAULT_PAGE, ge=1, le=MAX_PAGE),
     cursor: str | None = Query(None, max_length=64,
                                description="from the Link header of the page before"),
+    offset: str | None = Query(None, include_in_schema=False),
 ) -> JSONResponse:
     """A page of jobs, newest first (no results: GET /v1/jobs/{id} has them); X-Total-Count
     says how many match, and a Link header carries the cursor of the next page."""
+    if offset is not None:
+        # A client of the old pages would get the first page again and again.
+        raise Invalid("offset is no longer accepted: follow the Link header's cursor",
+                      [{"loc": "offset", "msg": "use cursor"}])
     jobs, total, following = engine.list_jobs(
         state.value if state else None, owner=principal.owner_filter, limit=limit,
         before=cursors.decode(cursor) if cursor is not None else None)

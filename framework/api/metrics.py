@@ -126,7 +126,8 @@ def _histogram(name: str, text: str, data: tuple[list[tuple[float, int]], float]
 
 class LatencyMiddleware:
     """Times each HTTP request into `api_latency`, labelled by the route's template
-    (/v1/jobs/{job_id}, never the raw path: one series per route, not per job)."""
+    (/v1/jobs/{job_id}, never the raw path: one series per route, not per job), from its
+    arrival to the start of its answer."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics, routes: list[BaseRoute]) -> None:
         self.app = app
@@ -138,20 +139,28 @@ class LatencyMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = [500]
+        answered = False
         arrived = dict(scope)  # a mount rewrites the scope's paths as it routes
 
+        def observe(status: int) -> None:
+            self.metrics.api_latency.labels(
+                scope["method"], _template(scope, arrived, self.routes), str(status)
+            ).observe(time.perf_counter() - started)
+
         async def sending(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
+            nonlocal answered
+            # Until the answer starts: an event stream's body lasts as long as its client
+            # follows, which says nothing of how fast femto answered.
+            if message["type"] == "http.response.start" and not answered:
+                answered = True
+                observe(message["status"])
             await send(message)
 
         try:
             await self.app(scope, receive, sending)
         finally:
-            self.metrics.api_latency.labels(
-                scope["method"], _template(scope, arrived, self.routes), str(status[0])
-            ).observe(time.perf_counter() - started)
+            if not answered:
+                observe(500)
 
 
 def _template(scope: Scope, arrived: Scope, routes: list[BaseRoute]) -> str:

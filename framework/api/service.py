@@ -32,10 +32,9 @@ def leader_health(context: Context) -> JSONResponse:
     """For load balancers (as Aurora's /leaderhealth): 200 on the leader only. No token."""
     if context.service.is_leader:
         return JSONResponse({"is_leader": True})
-    url = context.service.leader_url()
-    leader = f"; the leader is {url}" if url else "; no leader is elected right now"
-    return JSONResponse({"error": f"this scheduler is a standby{leader}",
-                         "details": [{"loc": "leader", "msg": url or "none"}]},
+    # Without a token: where the leader is stays for GET /v1/leader, which needs one.
+    return JSONResponse({"error": "this scheduler is a standby",
+                         "details": [{"loc": "is_leader", "msg": "false"}]},
                         status_code=503)
 
 

@@ -142,3 +142,11 @@ def test_pages_of_one_state_follow_the_cursor_newest_first(api: httpx.Client) ->
         assert rel == 'rel="next"' and "state=FINISHED" in url
         page = api.get(url.strip("<>"))
     assert seen == finished and seen[:3] == ids[::-1]
+
+
+def test_the_old_offset_is_refused_rather_than_serving_the_first_page_again(
+    api: httpx.Client,
+) -> None:
+    response = api.get("/v1/jobs", params={"offset": 100})
+    assert response.status_code == 422
+    assert response.json()["details"] == [{"loc": "offset", "msg": "use cursor"}]

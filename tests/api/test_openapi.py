@@ -156,3 +156,12 @@ def test_docs_load_swagger_ui_from_femto_itself(api: httpx.Client) -> None:
         fetched = api.get(asset)
         assert fetched.status_code == 200 and fetched.content, asset
     assert "url: '/openapi.json'" in page.text
+
+
+def test_the_event_stream_documents_each_event_type(document: dict[str, Any]) -> None:
+    stream = document["paths"]["/v1/events"]["get"]["responses"]
+    refs = stream["200"]["content"]["text/event-stream"]["schema"]["oneOf"]
+    names = {ref["$ref"].rsplit("/", 1)[1] for ref in refs}
+    assert names >= {"JobEvent", "TaskEvent", "ProgressEvent", "ResetEvent"}
+    assert names <= set(document["components"]["schemas"])
+    assert "307" in stream  # a standby sends the client to the leader
