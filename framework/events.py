@@ -55,6 +55,24 @@ class ProgressEvent(_Event):
     progress: float
 
 
+class StepState(_Event):
+    """A workflow step as its `workflow` event shows it: its state and its job (None before
+    the step is submitted)."""
+
+    state: str
+    job: str | None = None
+
+
+class WorkflowEvent(_Event):
+    """A workflow changed: its state, or one of its steps' states."""
+
+    type: Literal["workflow"] = "workflow"
+    workflow: str
+    state: str
+    steps: dict[str, StepState]
+    error: str | None = None
+
+
 class ResetEvent(_Event):
     """The stream cannot resume from the client's Last-Event-ID (another scheduler leads
     now, or the event fell out of the window): re-read the state, then follow again."""
@@ -63,10 +81,11 @@ class ResetEvent(_Event):
     reason: str
 
 
-Event = JobEvent | TaskEvent | ProgressEvent | ResetEvent
+Event = JobEvent | TaskEvent | ProgressEvent | WorkflowEvent | ResetEvent
 
 _TYPES: dict[str, type[_Event]] = {
-    "job": JobEvent, "task": TaskEvent, "progress": ProgressEvent, "reset": ResetEvent,
+    "job": JobEvent, "task": TaskEvent, "progress": ProgressEvent, "workflow": WorkflowEvent,
+    "reset": ResetEvent,
 }
 
 

@@ -10,14 +10,26 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from femto.cli.errors import UserError
-from femto.cli.render import datasets_table, job_lines, jobs_table, result_lines, tasks_table
+from femto.cli.render import (
+    datasets_table,
+    final_steps,
+    job_lines,
+    jobs_table,
+    result_lines,
+    tasks_table,
+    workflow_lines,
+    workflows_table,
+)
 from femto.cli.tokens import api_token
 from femto.client import Client
+
+if TYPE_CHECKING:
+    from femto.cli.display import Panel, Show, WorkflowPanel
 
 
 def emit(lines: list[str]) -> None:
@@ -39,13 +51,13 @@ def connect(args: argparse.Namespace) -> Iterator[Client]:
         client.close()
 
 
-def read_spec(path: str) -> Any:
+def read_spec(path: str, what: str = "job spec") -> Any:
     try:
         return json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read job spec {path}: {exc}") from None
+        raise UserError(f"cannot read {what} {path}: {exc}") from None
     except ValueError as exc:
-        raise UserError(f"job spec {path} is not JSON: {exc}") from None
+        raise UserError(f"{what} {path} is not JSON: {exc}") from None
 
 
 def finish(args: argparse.Namespace, job: dict[str, Any]) -> int:
@@ -57,23 +69,28 @@ def finish(args: argparse.Namespace, job: dict[str, Any]) -> int:
     return 0 if job["state"] == "FINISHED" else 1
 
 
-def watch_job(args: argparse.Namespace, client: Client, job_id: str) -> int:
-    """Follow the job to its end; Ctrl-C leaves it running and says how to follow it again.
-    People get the live panel on a terminal, else a line per change; scripts (--json) get
-    the panel on stderr when it is a terminal and nothing else until the end."""
+def following(args: argparse.Namespace,
+              panel: Panel | WorkflowPanel | None = None) -> AbstractContextManager[Show]:
+    """People get the live panel on a terminal, else a line per change; scripts (--json)
+    get the panel on stderr when it is a terminal and nothing else until the end."""
     # Imported here: the event models (pydantic) and rich are for following alone.
     from femto.cli import display
-    from femto.cli.follow import follow
 
     out = sys.stderr if args.json else sys.stdout
     if out.isatty():
-        shown = display.live(out)
-    elif args.json:
-        shown = display.quiet()
-    else:
-        shown = display.lines(out)
+        return display.live(out, panel)
+    if args.json:
+        return display.quiet()
+    return display.lines(out)
+
+
+def watch_job(args: argparse.Namespace, client: Client, job_id: str) -> int:
+    """Follow the job to its end; Ctrl-C leaves it running and says how to follow it
+    again."""
+    from femto.cli.follow import follow
+
     try:
-        with shown as show:
+        with following(args) as show:
             follow(client, job_id, show)
     except KeyboardInterrupt:
         print(f"femto: detached from job {job_id}, which goes on; follow it again with: "
@@ -240,4 +257,106 @@ def dataset_delete(args: argparse.Namespace) -> int:
         client.call("DELETE", f"/v1/datasets/{args.name}")
     if not args.json:
         emit([f"deleted dataset {args.name}"])
+    return 0
+
+
+def final_jobs(client: Client, workflow: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The job of each final step (one no other step reads) that has a job."""
+    steps = workflow["steps"]
+    return {name: client.json("GET", f"/v1/jobs/{steps[name]['job']}")
+            for name in final_steps(workflow.get("spec") or {})
+            if steps.get(name, {}).get("job")}
+
+
+def final_result_lines(jobs: dict[str, dict[str, Any]]) -> list[str]:
+    lines = []
+    for step, job in jobs.items():
+        if job.get("result") is None:
+            continue
+        result = result_lines(job["result"])
+        lines.append(f"{'result':<8} step {step}: {result[0]}")
+        lines += ["  " + line for line in result[1:]]
+    return lines
+
+
+def finish_workflow(args: argparse.Namespace, client: Client,
+                    workflow: dict[str, Any]) -> int:
+    """The ended workflow with its final steps' results, and the exit status it gives: 0
+    only when it finished."""
+    if args.json:
+        emit_json(workflow)
+    else:
+        emit(workflow_lines(workflow) + final_result_lines(final_jobs(client, workflow)))
+    return 0 if workflow["state"] == "FINISHED" else 1
+
+
+def watch_workflow_to_end(args: argparse.Namespace, client: Client, workflow_id: str) -> int:
+    """Follow the workflow to its end; Ctrl-C leaves it running and says how to follow it
+    again."""
+    from femto.cli.display import WorkflowPanel
+    from femto.cli.flow import follow_workflow
+
+    try:
+        with following(args, WorkflowPanel()) as show:
+            follow_workflow(client, workflow_id, show)
+    except KeyboardInterrupt:
+        print(f"femto: detached from workflow {workflow_id}, which goes on; follow it again "
+              f"with: femto workflow watch {workflow_id}", file=sys.stderr)
+        return 130
+    return finish_workflow(args, client, client.json("GET", f"/v1/workflows/{workflow_id}"))
+
+
+def workflow_submit(args: argparse.Namespace) -> int:
+    spec = read_spec(args.file, "workflow")
+    with connect(args) as client:
+        workflow = client.json("POST", "/v1/workflows", json=spec)
+        if args.json and not args.wait:
+            emit_json(workflow)
+            return 0
+        said = f"workflow {workflow['id']} submitted"
+        if not args.wait:
+            emit([said, f"follow it with: femto workflow watch {workflow['id']}"])
+            return 0
+        if args.json:
+            print(f"femto: {said}", file=sys.stderr, flush=True)
+        else:
+            emit([said])
+            sys.stdout.flush()
+        return watch_workflow_to_end(args, client, workflow["id"])
+
+
+def workflow_watch(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        return watch_workflow_to_end(args, client, args.id)
+
+
+def workflows(args: argparse.Namespace) -> int:
+    params = {"state": args.state} if args.state else {}
+    with connect(args) as client:
+        listed = list(client.pages("/v1/workflows", params=params))
+    if args.json:
+        emit_json(listed)
+    else:
+        emit(workflows_table(listed))
+    return 0
+
+
+def workflow_status(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        workflow = client.json("GET", f"/v1/workflows/{args.id}")
+        shown = [] if args.json else final_result_lines(final_jobs(client, workflow))
+    if args.json:
+        emit_json(workflow)
+    else:
+        emit(workflow_lines(workflow) + shown)
+    return 0
+
+
+def workflow_cancel(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        workflow = client.json("DELETE", f"/v1/workflows/{args.id}")
+    if args.json:
+        emit_json(workflow)
+    else:
+        emit(workflow_lines(workflow))
     return 0
