@@ -164,6 +164,9 @@ def datasets_table(datasets: list[dict[str, Any]]) -> list[str]:
         for d in datasets])
 
 
+STEP_STATES = ["WAITING", "PENDING", "RUNNING", "FINISHED", "FAILED", "CANCELLED", "SKIPPED"]
+
+
 def step_refs(step: dict[str, Any]) -> list[str]:
     """The steps whose outputs a workflow step reads (its "@step" inputs)."""
     return [i[1:] for i in step.get("inputs") or [] if isinstance(i, str) and i.startswith("@")]
@@ -205,8 +208,9 @@ def workflow_lines(workflow: dict[str, Any]) -> list[str]:
         ("workflow", f"{workflow['id']}  {workflow['name']}"),
         ("state", workflow["state"] + (f": {workflow['error']}" if workflow.get("error")
                                        else "")),
-        ("steps", f"{len(steps)}: " + ", ".join(f"{states.count(s)} {s.lower()}"
-                                                 for s in dict.fromkeys(states))),
+        ("steps", f"{len(steps)}: " + ", ".join(
+            f"{states.count(s)} {s.lower()}"
+            for s in sorted(set(states), key=lambda s: (STEP_STATES + [s]).index(s)))),
         ("created", f"{when(workflow.get('created'))}" + (f", took {took}" if took else "")),
     ]
     if workflow.get("owner"):
