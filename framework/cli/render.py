@@ -210,7 +210,7 @@ def workflow_lines(workflow: dict[str, Any]) -> list[str]:
                                        else "")),
         ("steps", f"{len(steps)}: " + ", ".join(
             f"{states.count(s)} {s.lower()}"
-            for s in sorted(set(states), key=lambda s: (STEP_STATES + [s]).index(s)))),
+            for s in sorted(set(states), key=lambda s: [*STEP_STATES, s].index(s)))),
         ("created", f"{when(workflow.get('created'))}" + (f", took {took}" if took else "")),
     ]
     if workflow.get("owner"):
