@@ -55,21 +55,14 @@ class ProgressEvent(_Event):
     progress: float
 
 
-class StepState(_Event):
-    """A workflow step as its `workflow` event shows it: its state and its job (None before
-    the step is submitted)."""
-
-    state: str
-    job: str | None = None
-
-
 class WorkflowEvent(_Event):
-    """A workflow changed: its state, or one of its steps' states."""
+    """A workflow or one of its steps changed state; each step's job is null until it is
+    submitted (the job's own events are on the stream too)."""
 
     type: Literal["workflow"] = "workflow"
     workflow: str
     state: str
-    steps: dict[str, StepState]
+    steps: dict[str, dict[str, str | None]]
     error: str | None = None
 
 

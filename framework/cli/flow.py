@@ -57,8 +57,7 @@ class WorkflowProgress:
             if event.workflow != self.workflow["id"]:
                 return None
             before = self.workflow["steps"]
-            steps = {name: {**before.get(name, {}), "state": s.state, "job": s.job}
-                     for name, s in event.steps.items()}
+            steps = {name: {**before.get(name, {}), **s} for name, s in event.steps.items()}
             changed = event.state != self.workflow["state"]
             self.workflow.update(state=event.state, steps=steps, error=event.error)
             if changed:

@@ -7,7 +7,7 @@ from typing import Any
 
 from femto.cli.flow import WorkflowProgress
 from femto.cli.render import final_steps, step_order, workflow_lines, workflows_table
-from femto.events import JobEvent, ProgressEvent, StepState, TaskEvent, WorkflowEvent
+from femto.events import JobEvent, ProgressEvent, TaskEvent, WorkflowEvent
 
 DIAMOND = {"name": "d", "steps": {
     "total": {"operation": "sum", "inputs": ["@joined"]},
@@ -55,7 +55,7 @@ def test_a_workflow_shows_its_state_and_a_row_per_step_in_order() -> None:
 
 def steps_event(state: str = "RUNNING", **steps: tuple[str, str | None]) -> WorkflowEvent:
     return WorkflowEvent(workflow="w1", state=state,
-                         steps={n: StepState(state=s, job=j) for n, (s, j) in steps.items()})
+                         steps={n: {"state": s, "job": j} for n, (s, j) in steps.items()})
 
 
 def test_a_followed_workflow_tells_each_step_and_its_tasks() -> None:
