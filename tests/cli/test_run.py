@@ -139,3 +139,42 @@ def test_ctrl_c_stops_the_job_and_its_cluster(tmp_path: Path) -> None:
     out, err = runner.communicate(timeout=60)
     assert (runner.returncode, out, err) == (130, "", "femto: interrupted\n")
     assert sleepers() == []  # the embedded cluster took its tasks' programs along
+
+
+def test_femto_run_runs_a_workflow_and_prints_its_final_result(tmp_path: Path) -> None:
+    x, y = RUN_DATA[:5000], RUN_DATA[5000:10000]
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    spec = tmp_path / "wf.json"
+    spec.write_text(json.dumps({"name": "joined", "steps": {
+        "smooth": {"operation": "sliding_mean", "inputs": ["x"], "params": {"window": 50}},
+        "both": {"operation": "add", "inputs": ["@smooth", "y"]},
+        "total": {"operation": "sum", "inputs": ["@both"]},
+    }}))
+    args = [str(spec), "--data", f"x={tmp_path / 'x.npy'}", "--data", f"y={tmp_path / 'y.npy'}",
+            "--partitions", "3"]
+    expected = (sliding(x, 50) + y).sum()
+    human = run(*args)
+    assert human.returncode == 0, human.stderr
+    lines = human.stdout.splitlines()
+    assert lines[0].startswith("workflow ") and lines[0].endswith("  joined")
+    assert lines[1] == "state    FINISHED"
+    assert lines[-1].startswith("result   step total: ")
+    assert float(lines[-1].split()[-1]) == pytest.approx(expected, rel=1e-9)
+    done = run("--json", *args)
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    assert shown["workflow"]["state"] == "FINISHED"
+    assert [s["state"] for s in shown["workflow"]["steps"].values()] == ["FINISHED"] * 3
+    assert list(shown["jobs"]) == ["total"]
+    assert shown["jobs"]["total"]["result"]["value"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_femto_run_names_a_workflow_input_without_data(tmp_path: Path) -> None:
+    spec = tmp_path / "wf.json"
+    spec.write_text(json.dumps({"name": "w", "steps": {
+        "total": {"operation": "sum", "inputs": ["nothing-here"]}}}))
+    done = run(str(spec))
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == ("femto: input 'nothing-here' has no data: give "
+                           "--data nothing-here=FILE.npy\n")
