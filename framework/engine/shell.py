@@ -72,6 +72,8 @@ class Engine(JobReads):
         # however often the section wrote it, in the order first written.
         self._told: dict[tuple[str, int], tuple[Event, str, str | None]] = {}
         self.outbox = Outbox(lambda: self.core.halted)
+        # Told the workflow id of every step job this engine writes (femto.workflows).
+        self.on_step_job: Callable[[str], None] | None = None
 
     # What the API's metrics and log routes read (under the lock).
     @property
@@ -189,6 +191,8 @@ class Engine(JobReads):
         now = self.clock()
         for job in jobs:
             self._told[(job.id, -1)] = (job_event(job), job.id, job.owner)
+            if job.workflow is not None and self.on_step_job is not None:
+                self.on_step_job(job.workflow)
         for task in tasks:
             owner = self._active_job(task.job_id)
             if owner is not None:
@@ -274,9 +278,10 @@ class Engine(JobReads):
 
     # ----- users ----------------------------------------------------------
 
-    def submit(self, body: Any, owner: str | None = None) -> tuple[dict[str, Any], bool]:
-        """Accept a job spec from `owner`; returns (job view, created). Idempotent for a
-        given id and owner."""
+    def submit(self, body: Any, owner: str | None = None, *, workflow: str | None = None,
+               step: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Accept a job spec from `owner` (as step `step` of `workflow`, if given); returns
+        (job view, created). Idempotent for a given id and owner."""
         admitted = admit(body, self.config.limits)
         with self._acting():
             self._check_leading()
@@ -304,6 +309,7 @@ class Engine(JobReads):
                 id=job_id, name=admitted.spec.name, operation=admitted.spec.operation,
                 spec=admitted.document, fingerprint=admitted.fingerprint, created=now,
                 n_tasks=n_tasks, output=self._output_name(admitted, job_id), owner=owner,
+                workflow=workflow, step=step,
             )
             tasks = [Task(job_id=job_id, partition=i, waiting_since=now) for i in range(n_tasks)]
             # Tasks first: the job document is what commits the submission.
