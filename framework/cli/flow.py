@@ -75,10 +75,12 @@ class WorkflowProgress:
                     {"id": event.job, "state": "PENDING", "tasks": {"total": 0},
                      "error": None, "started": None})
             line = job.apply(event)
-            # A step's own state comes with the workflow's events: of its job's, only
-            # the tasks' are told.
-            if isinstance(event, TaskEvent) and line is not None:
-                return f"step {self.step_of(event.job) or 'of job ' + event.job}: {line}"
+            step = self.step_of(event.job)
+            # A step's own state comes with the workflow's events: of its job's, only the
+            # tasks' are told, once the workflow has said which step the job runs (its
+            # first tasks' events come before that).
+            if isinstance(event, TaskEvent) and line is not None and step is not None:
+                return f"step {step}: {line}"
         return None
 
 

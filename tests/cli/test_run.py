@@ -178,3 +178,19 @@ def test_femto_run_names_a_workflow_input_without_data(tmp_path: Path) -> None:
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == ("femto: input 'nothing-here' has no data: give "
                            "--data nothing-here=FILE.npy\n")
+
+
+def test_a_shipped_example_workflow_generates_its_data_and_prints_its_result() -> None:
+    done = run(str(REPO / "jobs" / "examples" / "signal-diamond.json"))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "femto: generated example data for 'signal': 1,000,000 values\n"
+    signal_ = example_dataset("signal")
+    window, sums = 100, np.concatenate([[0.0], np.cumsum(signal_)])
+    end = np.arange(1, signal_.size + 1)
+    start = np.maximum(0, end - window)
+    smooth = (sums[end] - sums[start]) / (end - start)
+    expected = (np.clip(signal_, -15.0, 15.0) + smooth).sum()
+    lines = done.stdout.splitlines()
+    assert lines[1] == "state    FINISHED"
+    assert lines[-1].startswith("result   step total: ")
+    assert float(lines[-1].split()[-1]) == pytest.approx(expected, rel=1e-9, abs=1e-6)

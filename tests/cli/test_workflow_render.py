@@ -63,6 +63,8 @@ def test_a_followed_workflow_tells_each_step_and_its_tasks() -> None:
                                   joined=("WAITING", None), total=("WAITING", None)))
     assert p.headline() == ("workflow RUNNING: smooth WAITING, parity WAITING, "
                             "joined WAITING, total WAITING")
+    # A step job's first task events come before the workflow's event naming its job.
+    assert p.apply(TaskEvent(job="j1", partition=0, state="PENDING", attempt=0)) is None
     line = p.apply(steps_event(smooth=("PENDING", "j1"), parity=("WAITING", None),
                                joined=("WAITING", None), total=("WAITING", None)))
     assert line == "step smooth PENDING (job j1)"
