@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
+import select
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,7 @@ import numpy as np
 
 from femto.service import Service
 
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 FEMTO = shutil.which("femto", path=str(Path(sys.executable).parent)) or "femto"
 TOKEN = "t0ken"
 
@@ -58,3 +63,27 @@ def save(path: Path, array: np.ndarray) -> Path:
 def write_spec(path: Path, **spec: Any) -> Path:
     path.write_text(json.dumps(spec))
     return path
+
+
+def on_a_terminal(service: Service, *args: str, timeout: float = 90) -> tuple[int, str]:
+    """`femto ARGS` with its stdout on a terminal (a pty): its exit status, and all it
+    drew there, without the terminal's control sequences."""
+    controller, terminal = pty.openpty()
+    env = client_env(service, COLUMNS="120", TERM="xterm")
+    waiter = subprocess.Popen([FEMTO, *args], stdout=terminal, stderr=subprocess.PIPE,
+                              env=env)
+    os.close(terminal)
+    shown = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not select.select([controller], [], [], 1.0)[0]:
+            continue
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # EIO: the terminal's last writer has gone
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    return waiter.wait(timeout=60), ANSI.sub("", shown.decode())

@@ -4,13 +4,9 @@ the event stream, live on a terminal and a line per change otherwise; Ctrl-C det
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
-import select
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +15,19 @@ import numpy as np
 import pytest
 
 from femto.service import Service
-from tests.cli.helpers import FEMTO, TOKEN, client_env, femto, femto_json, save, write_spec
+from tests.cli.helpers import (
+    FEMTO,
+    TOKEN,
+    client_env,
+    femto,
+    femto_json,
+    on_a_terminal,
+    save,
+    write_spec,
+)
 from tests.framework.helpers import running_service, wait_done
 from tests.services import free_port
 from tests.waiting import wait_for
-
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 @pytest.fixture(scope="module")
@@ -105,26 +108,8 @@ def test_a_terminal_gets_a_live_display(served: Service, data: str, tmp_path: Pa
     # Two tasks at a time (one of 2.5 cpus on each agent of 4), so the first two finish
     # while the others wait: there is a pace, hence an ETA.
     job = spec(tmp_path, data, 1.5, resources={"cpus": 2.5, "mem": 64})
-    controller, terminal = pty.openpty()
-    env = client_env(served, COLUMNS="120", TERM="xterm")
-    waiter = subprocess.Popen([FEMTO, "submit", "--wait", str(job)], stdout=terminal,
-                              stderr=subprocess.PIPE, env=env)
-    os.close(terminal)
-    shown = b""
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if not select.select([controller], [], [], 1.0)[0]:
-            continue
-        try:
-            chunk = os.read(controller, 65536)
-        except OSError:  # EIO: the terminal's last writer has gone
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(controller)
-    assert waiter.wait(timeout=60) == 0
-    text = ANSI.sub("", shown.decode())
+    status, text = on_a_terminal(served, "submit", "--wait", str(job))
+    assert status == 0
     assert "sleepy RUNNING" in text and "elapsed" in text
     assert re.search(r"2 pending\s+2 running\s+0 finished", text), text
     assert re.search(r"ETA \d", text), text[-3000:]

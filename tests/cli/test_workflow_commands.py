@@ -16,7 +16,16 @@ import numpy as np
 import pytest
 
 from femto.service import Service
-from tests.cli.helpers import FEMTO, TOKEN, a_mistake, client_env, femto, femto_json, save
+from tests.cli.helpers import (
+    FEMTO,
+    TOKEN,
+    a_mistake,
+    client_env,
+    femto,
+    femto_json,
+    on_a_terminal,
+    save,
+)
 from tests.waiting import wait_for
 
 DATA = np.arange(400.0)
@@ -75,6 +84,18 @@ def test_submit_wait_prints_the_id_then_a_line_per_change(served: Service, data:
     assert summary[1] == "state    FINISHED"
     assert summary[-1] == f"result   step total: {float(DATA.sum())!r}"
     assert femto(served, "workflow", "status", workflow_id).stdout.splitlines() == summary
+
+
+def test_a_terminal_gets_a_live_panel_with_a_row_per_step(served: Service, data: str,
+                                                          tmp_path: Path) -> None:
+    status, text = on_a_terminal(served, "workflow", "submit", "--wait",
+                                 str(pipeline(tmp_path / "w.json", data, 2, name="pipe-tty")))
+    assert status == 0
+    assert "pipe-tty RUNNING  elapsed" in text
+    # The first step running, its tasks counted, while the second waits for its output.
+    assert re.search(r"copy\s+RUNNING\s+\S*\s+\d+%\s+0 pending, 2 running", text), text
+    assert re.search(r"total\s+WAITING\s+\S*\s+0%", text), text
+    assert "state    FINISHED" in text and f"step total: {float(DATA.sum())!r}" in text
 
 
 def test_json_gives_the_workflow_objects(served: Service, data: str, tmp_path: Path) -> None:
