@@ -138,8 +138,8 @@ def decide(wf: Workflow, facts: dict[str, JobFact], now: float, *,
             failed = next((n for n in wf.plan if wf.steps[n].state in
                            (StepState.FAILED, StepState.CANCELLED)), None)
             if failed is not None:
-                fact = facts.get(failed)
-                reason = fact.error if fact is not None and fact.error else "no reason given"
+                seen = facts.get(failed)
+                reason = seen.error if seen is not None and seen.error else "no reason given"
                 verb = "failed" if wf.steps[failed].state is StepState.FAILED else "was cancelled"
                 _end(wf, WorkflowState.FAILED, now, f"step {failed} {verb}: {reason}")
     submit: list[str] = []

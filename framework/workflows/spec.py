@@ -21,6 +21,7 @@ from femto.jobs.names import NAME_PATTERN
 from femto.jobs.operations import UnknownOperation, get_operation
 
 REF = "@"
+UNRESOLVED = "unresolved"
 _NAME = re.compile(NAME_PATTERN)
 
 
@@ -226,7 +227,8 @@ def _step(
 
 def _resolve(value: Any, outputs: dict[str, str | None]) -> Any:
     if isinstance(value, str) and value.startswith(REF):
-        return outputs.get(value[len(REF):]) or value
+        # A ref to no transform is reported as such; admission is not to report it again.
+        return outputs.get(value[len(REF):]) or UNRESOLVED
     return value
 
 

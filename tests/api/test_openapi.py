@@ -31,7 +31,9 @@ ROUTES = {
     ("/v1/datasets/{name}", "get"), ("/v1/datasets/{name}", "delete"),
     ("/v1/datasets/{name}/data", "get"), ("/v1/datasets/{name}/partitions/{index}", "get"),
     ("/v1/queue", "get"), ("/v1/leader", "get"), ("/v1/leader/health", "get"),
-    ("/v1/events", "get"), ("/health", "get"), ("/metrics", "get"),
+    ("/v1/events", "get"), ("/health", "get"), ("/metrics", "get"), ("/v1/cluster", "get"),
+    ("/v1/workflows", "post"), ("/v1/workflows", "get"), ("/v1/workflows/{workflow_id}", "get"),
+    ("/v1/workflows/{workflow_id}", "delete"),
 }
 ERROR = {"$ref": "#/components/schemas/ErrorBody"}
 
