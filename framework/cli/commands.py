@@ -9,7 +9,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -84,38 +84,53 @@ def following(args: argparse.Namespace,
     return display.lines(out)
 
 
+def watch_to_end(args: argparse.Namespace, noun: str, again: str, item_id: str,
+                 follow: Callable[[Show], object],
+                 panel: Panel | WorkflowPanel | None = None) -> int | None:
+    """Follow a job or workflow to its end (None then); Ctrl-C leaves it running, says
+    how to follow it again, and is exit status 130."""
+    try:
+        with following(args, panel) as show:
+            follow(show)
+    except KeyboardInterrupt:
+        print(f"femto: detached from {noun} {item_id}, which goes on; follow it again with: "
+              f"{again} {item_id}", file=sys.stderr)
+        return 130
+    return None
+
+
 def watch_job(args: argparse.Namespace, client: Client, job_id: str) -> int:
-    """Follow the job to its end; Ctrl-C leaves it running and says how to follow it
-    again."""
     from femto.cli.follow import follow
 
-    try:
-        with following(args) as show:
-            follow(client, job_id, show)
-    except KeyboardInterrupt:
-        print(f"femto: detached from job {job_id}, which goes on; follow it again with: "
-              f"femto watch {job_id}", file=sys.stderr)
-        return 130
-    return finish(args, client.json("GET", f"/v1/jobs/{job_id}"))
+    stopped = watch_to_end(args, "job", "femto watch", job_id,
+                           lambda show: follow(client, job_id, show))
+    return stopped or finish(args, client.json("GET", f"/v1/jobs/{job_id}"))
 
 
-def submit(args: argparse.Namespace) -> int:
-    spec = read_spec(args.job)
+def submit_and_follow(args: argparse.Namespace, noun: str, route: str, body: Any,
+                      again: str, watch: Callable[[argparse.Namespace, Client, str], int],
+                      ) -> int:
+    """POST a job or workflow; print its id (how to follow it), or with --wait follow it."""
     with connect(args) as client:
-        job = client.json("POST", "/v1/jobs", json=spec)
+        made = client.json("POST", route, json=body)
         if args.json and not args.wait:
-            emit_json(job)
+            emit_json(made)
             return 0
-        said = f"job {job['id']} submitted"
+        said = f"{noun} {made['id']} submitted"
         if not args.wait:
-            emit([said, f"follow it with: femto watch {job['id']}"])
+            emit([said, f"follow it with: {again} {made['id']}"])
             return 0
         if args.json:
             print(f"femto: {said}", file=sys.stderr, flush=True)
         else:
             emit([said])
             sys.stdout.flush()
-        return watch_job(args, client, job["id"])
+        return watch(args, client, made["id"])
+
+
+def submit(args: argparse.Namespace) -> int:
+    return submit_and_follow(args, "job", "/v1/jobs", read_spec(args.job), "femto watch",
+                             watch_job)
 
 
 def watch(args: argparse.Namespace) -> int:
@@ -123,15 +138,21 @@ def watch(args: argparse.Namespace) -> int:
         return watch_job(args, client, args.id)
 
 
-def jobs(args: argparse.Namespace) -> int:
+def listing(args: argparse.Namespace, route: str,
+            table: Callable[[list[dict[str, Any]]], list[str]]) -> int:
+    """Every page of a list, newest first: a table, or with --json the API's objects."""
     params = {"state": args.state} if args.state else {}
     with connect(args) as client:
-        listed = list(client.pages("/v1/jobs", params=params))
+        listed = list(client.pages(route, params=params))
     if args.json:
         emit_json(listed)
     else:
-        emit(jobs_table(listed))
+        emit(table(listed))
     return 0
+
+
+def jobs(args: argparse.Namespace) -> int:
+    return listing(args, "/v1/jobs", jobs_table)
 
 
 def status(args: argparse.Namespace) -> int:
@@ -290,55 +311,30 @@ def finish_workflow(args: argparse.Namespace, client: Client,
     return 0 if workflow["state"] == "FINISHED" else 1
 
 
-def watch_workflow_to_end(args: argparse.Namespace, client: Client, workflow_id: str) -> int:
-    """Follow the workflow to its end; Ctrl-C leaves it running and says how to follow it
-    again."""
+def watch_workflow(args: argparse.Namespace, client: Client, workflow_id: str) -> int:
     from femto.cli.display import WorkflowPanel
     from femto.cli.flow import follow_workflow
 
-    try:
-        with following(args, WorkflowPanel()) as show:
-            follow_workflow(client, workflow_id, show)
-    except KeyboardInterrupt:
-        print(f"femto: detached from workflow {workflow_id}, which goes on; follow it again "
-              f"with: femto workflow watch {workflow_id}", file=sys.stderr)
-        return 130
-    return finish_workflow(args, client, client.json("GET", f"/v1/workflows/{workflow_id}"))
+    stopped = watch_to_end(args, "workflow", "femto workflow watch", workflow_id,
+                           lambda show: follow_workflow(client, workflow_id, show),
+                           WorkflowPanel())
+    return stopped or finish_workflow(args, client,
+                                      client.json("GET", f"/v1/workflows/{workflow_id}"))
 
 
 def workflow_submit(args: argparse.Namespace) -> int:
-    spec = read_spec(args.file, "workflow")
-    with connect(args) as client:
-        workflow = client.json("POST", "/v1/workflows", json=spec)
-        if args.json and not args.wait:
-            emit_json(workflow)
-            return 0
-        said = f"workflow {workflow['id']} submitted"
-        if not args.wait:
-            emit([said, f"follow it with: femto workflow watch {workflow['id']}"])
-            return 0
-        if args.json:
-            print(f"femto: {said}", file=sys.stderr, flush=True)
-        else:
-            emit([said])
-            sys.stdout.flush()
-        return watch_workflow_to_end(args, client, workflow["id"])
+    return submit_and_follow(args, "workflow", "/v1/workflows",
+                             read_spec(args.file, "workflow"), "femto workflow watch",
+                             watch_workflow)
 
 
 def workflow_watch(args: argparse.Namespace) -> int:
     with connect(args) as client:
-        return watch_workflow_to_end(args, client, args.id)
+        return watch_workflow(args, client, args.id)
 
 
 def workflows(args: argparse.Namespace) -> int:
-    params = {"state": args.state} if args.state else {}
-    with connect(args) as client:
-        listed = list(client.pages("/v1/workflows", params=params))
-    if args.json:
-        emit_json(listed)
-    else:
-        emit(workflows_table(listed))
-    return 0
+    return listing(args, "/v1/workflows", workflows_table)
 
 
 def workflow_status(args: argparse.Namespace) -> int:
