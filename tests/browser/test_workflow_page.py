@@ -89,3 +89,23 @@ def test_the_workflows_page_lists_them_newest_first(tmp_path: Path, page: Page) 
         assert page.evaluate("window.loadedOnce") is True
         row.locator("a").click()
         expect(page.locator("#graph g.step")).to_have_count(1)
+
+
+def test_a_failed_step_shows_red_its_dependents_skipped_and_the_reason(
+    tmp_path: Path, page: Page,
+) -> None:
+    with running_service(tmp_path / "state") as (service, api):
+        upload(api, "numbers", np.arange(30.0), 1)
+        broken = {"name": "broken", "steps": {
+            "bad": {"operation": "command", "inputs": ["numbers"], "max_retries": 0,
+                    "params": {"argv": ["sh", "-c", "echo no luck >&2; exit 3"]}},
+            "total": {"operation": "sum", "inputs": ["@bad"]},
+        }}
+        workflow = api.post("/v1/workflows", json=broken).json()
+        page.goto(f"{service.url}/#/workflows/{workflow['id']}")
+        expect(page.locator('#graph g.step[data-step="bad"]')).to_have_attribute(
+            "data-state", "FAILED", timeout=60_000)
+        expect(page.locator('#graph g.step[data-step="total"]')).to_have_attribute(
+            "data-state", "SKIPPED")
+        expect(page.locator("#workflow-error")).to_contain_text("step bad failed")
+        expect(page.locator('#steps [data-step="total"]')).to_contain_text("SKIPPED")
