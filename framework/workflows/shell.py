@@ -9,6 +9,7 @@ a no-op in the engine."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import uuid
@@ -61,8 +62,9 @@ class Workflows:
                     raise Conflict(f"workflow {plan.id} exists with another spec",
                                    [{"loc": "id", "msg": "taken"}])
                 return view(from_doc(existing)), False
-            check_data(plan, lambda name: self.store.get("datasets", name),
-                       self.engine.core.output_taken)
+            with self.engine.lock:  # the engine's jobs, as its threads change them
+                check_data(plan, lambda name: self.store.get("datasets", name),
+                           self.engine.core.output_taken)
             wf = Workflow(plan.id, plan.name, owner, plan.document, plan.fingerprint,
                           plan.steps, self.engine.clock())
             try:
@@ -142,7 +144,8 @@ class Workflows:
             decision = decide(wf, self._facts(wf), now, cancel=cancel)
             cancel = False
             for job_id in decision.cancel:
-                self.engine.cancel(job_id)
+                with contextlib.suppress(NotFound):  # submitted, then lost with its leader
+                    self.engine.cancel(job_id)
             failed = False
             for name in decision.submit:
                 failed |= not self._submit(wf, wf.plan[name], now)
