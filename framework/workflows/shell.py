@@ -15,7 +15,7 @@ import threading
 import uuid
 from typing import Any
 
-from femto.engine import Engine
+from femto.engine import Engine, Halted
 from femto.engine.views import iso
 from femto.errors import Conflict, FemtoError, Invalid, NotFound, Unavailable
 from femto.events import WorkflowEvent
@@ -117,8 +117,17 @@ class Workflows:
         with self.lock:
             for workflow_id in touched:
                 wf = self.active.get(workflow_id)
-                if wf is not None:
+                if wf is None:
+                    continue
+                try:
                     self._advance(wf)
+                except (Unavailable, Halted):
+                    return  # deposed: the next leader resumes every workflow
+                except Exception:
+                    # The store failed it midway: decide again next tick (a step recorded
+                    # as submitted whose job is not found is submitted again).
+                    log.exception("workflow %s: deciding failed; retrying", workflow_id)
+                    self.touch(workflow_id)
 
     def resume(self) -> None:
         """Take every unfinished workflow from the store (a new leader) and re-decide it
