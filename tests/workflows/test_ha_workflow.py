@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import uuid
 from collections import Counter
+from datetime import UTC, datetime
 
 import httpx
 
@@ -40,6 +41,7 @@ def test_leader_killed_mid_workflow(cluster: Cluster) -> None:
     first_job = running["steps"]["first"]["job"]
     wait_for(lambda: all(t["state"] == "RUNNING" for t in tasks(leader, first_job)), 30,
              "every task of the first step running")
+    killed_at = datetime.now(UTC)
     cluster.proc(leader).send_signal(signal.SIGKILL)
     new_leader = cluster.leader(timeout=SESSION_TIMEOUT + 20)
     assert new_leader != leader
@@ -47,9 +49,12 @@ def test_leader_killed_mid_workflow(cluster: Cluster) -> None:
         done = wait_workflow(api, workflow_id, timeout=180)
         assert done["state"] == "FINISHED", done
         assert result(api, done["steps"]["total"]["job"])["value"] == float(DATA.sum())
-        for step in done["steps"].values():
-            job = api.get(f"/v1/jobs/{step['job']}").json()
-            assert job["workflow"] == workflow_id and job["state"] == "FINISHED"
+        jobs = {name: api.get(f"/v1/jobs/{step['job']}").json()
+                for name, step in done["steps"].items()}
+    for name, job in jobs.items():
+        assert (job["workflow"], job["step"], job["state"]) == (workflow_id, name, "FINISHED")
+    # The new leader took the workflow on from the store: it submitted the later steps.
+    assert datetime.fromisoformat(jobs["second"]["created"]) > killed_at
     step_jobs = {s["job"] for s in done["steps"].values()}
     launched = [t["id"] for t in cluster.master_tasks()]
     # Task ids are "<job id>.<partition>.<attempt>": one job per step, nothing else, and
