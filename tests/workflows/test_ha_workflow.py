@@ -24,10 +24,13 @@ def command(seconds: float, source: str) -> dict[str, object]:
 
 
 def test_leader_killed_mid_workflow(cluster: Cluster) -> None:
-    cluster.add_scheduler()
-    cluster.add_scheduler()
+    first, second = cluster.add_scheduler(), cluster.add_scheduler()
     leader = cluster.leader()
+    standby = second if leader == first else first
     workflow_id = str(uuid.uuid4())
+    refused = httpx.post(f"{standby}/v1/workflows", json={"name": "x", "steps": {}})
+    assert refused.status_code == 307  # writes go to the leader, body and all
+    assert refused.headers["location"] == f"{leader}/v1/workflows"
     with httpx.Client(base_url=leader, timeout=30) as api:
         response = api.put("/v1/datasets/d", params={"partitions": 8}, content=npy(DATA))
         assert response.status_code == 201, response.text
@@ -39,6 +42,9 @@ def test_leader_killed_mid_workflow(cluster: Cluster) -> None:
         running = wait_workflow(api, workflow_id,
                                 lambda w: w["steps"]["first"]["state"] == "RUNNING")
     first_job = running["steps"]["first"]["job"]
+    # A standby answers reads from the store.
+    read = httpx.get(f"{standby}/v1/workflows/{workflow_id}", timeout=10)
+    assert read.status_code == 200 and read.json()["steps"]["first"]["job"] == first_job
     wait_for(lambda: all(t["state"] == "RUNNING" for t in tasks(leader, first_job)), 30,
              "every task of the first step running")
     killed_at = datetime.now(UTC)
