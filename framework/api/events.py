@@ -44,14 +44,14 @@ async def events(
     about to submit under its own id, and another's shows nothing, as if it did not
     exist."""
     log = context.service.events
-    wanted = Workflow(workflow, context.service.workflows) if workflow is not None else None
+    wanted = WorkflowFilter(workflow, context.service.workflows) if workflow is not None else None
     return EventSourceResponse(
         follow(log, log.resume_point(last_event_id), job, principal.owner_filter, wanted),
         ping=KEEPALIVE, headers={"Cache-Control": "no-store"},
     )
 
 
-class Workflow:
+class WorkflowFilter:
     """Which events are a workflow's: its own, and those of its step jobs, whose ids
     follow from the step names (known from the store, or from its first event)."""
 
@@ -80,7 +80,7 @@ class Workflow:
 
 async def follow(
     log: EventLog, seq: int | None, job: str | None, owner: str | None,
-    workflow: Workflow | None = None,
+    workflow: WorkflowFilter | None = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Events after `seq` (None: cannot resume, so a reset first), until the scheduler
     stops or its term ends."""

@@ -20,22 +20,38 @@ from femto.api.jobs import DEFAULT_PAGE, MAX_PAGE
 from femto.api.models import WorkflowObject
 from femto.auth import ANYONE
 from femto.errors import Forbidden
+from femto.jobs.names import NAME_PATTERN
 from femto.jobs.schemas import job_spec_schema
 from femto.workflows.rules import WorkflowState
+from femto.workflows.spec import MAX_STEPS
 
 router = APIRouter(prefix="/workflows")
 
 
+def _step_schema(variant: dict[str, Any]) -> dict[str, Any]:
+    """A job spec variant as a step: no id (the workflow picks it), name optional, `keep`,
+    and inputs that may be "@step"."""
+    properties = {k: v for k, v in variant["properties"].items() if k != "id"}
+    inputs = properties["inputs"]
+    properties["inputs"] = {**inputs, "items": {
+        **inputs["items"], "pattern": "^@?" + inputs["items"]["pattern"].removeprefix("^")}}
+    properties["keep"] = {"type": "boolean", "default": True,
+                          "description": "false: delete the output once its readers finished"}
+    return {**variant, "title": variant["title"].replace("JobSpec", "Step"),
+            "properties": properties,
+            "required": [r for r in variant["required"] if r != "name"]}
+
+
 def _body_schema() -> dict[str, Any]:
-    step = job_spec_schema()
-    step = {**step, "properties": {**step.get("properties", {}),
-                                   "keep": {"type": "boolean", "default": True}}}
-    step["required"] = [r for r in step.get("required", []) if r != "name"]
+    step = {"title": "Step", "oneOf": [_step_schema(v) for v in job_spec_schema()["oneOf"]]}
     return {
-        "type": "object", "required": ["name", "steps"], "additionalProperties": False,
+        "title": "WorkflowSpec", "type": "object", "required": ["name", "steps"],
+        "additionalProperties": False,
         "properties": {
-            "name": {"type": "string"}, "id": {"type": "string", "format": "uuid"},
-            "steps": {"type": "object", "additionalProperties": step,
+            "name": {"type": "string", "pattern": NAME_PATTERN},
+            "id": {"type": "string", "format": "uuid"},
+            "steps": {"type": "object", "additionalProperties": step, "minProperties": 1,
+                      "maxProperties": MAX_STEPS,
                       "description": 'each a job spec; "@step" in inputs names the output '
                                      "of that transform step"},
         },

@@ -9,12 +9,13 @@ a no-op in the engine."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import uuid
 from typing import Any
 
-from femto.engine import Engine
+from femto.engine import Engine, Halted
 from femto.engine.views import iso
 from femto.errors import Conflict, FemtoError, Invalid, NotFound, Unavailable
 from femto.events import WorkflowEvent
@@ -61,8 +62,9 @@ class Workflows:
                     raise Conflict(f"workflow {plan.id} exists with another spec",
                                    [{"loc": "id", "msg": "taken"}])
                 return view(from_doc(existing)), False
-            check_data(plan, lambda name: self.store.get("datasets", name),
-                       self.engine.core.output_taken)
+            with self.engine.lock:  # the engine's jobs, as its threads change them
+                check_data(plan, lambda name: self.store.get("datasets", name),
+                           self.engine.core.output_taken)
             wf = Workflow(plan.id, plan.name, owner, plan.document, plan.fingerprint,
                           plan.steps, self.engine.clock())
             try:
@@ -115,8 +117,17 @@ class Workflows:
         with self.lock:
             for workflow_id in touched:
                 wf = self.active.get(workflow_id)
-                if wf is not None:
+                if wf is None:
+                    continue
+                try:
                     self._advance(wf)
+                except (Unavailable, Halted):
+                    return  # deposed: the next leader resumes every workflow
+                except Exception:
+                    # The store failed it midway: decide again next tick (a step recorded
+                    # as submitted whose job is not found is submitted again).
+                    log.exception("workflow %s: deciding failed; retrying", workflow_id)
+                    self.touch(workflow_id)
 
     def resume(self) -> None:
         """Take every unfinished workflow from the store (a new leader) and re-decide it
@@ -142,7 +153,8 @@ class Workflows:
             decision = decide(wf, self._facts(wf), now, cancel=cancel)
             cancel = False
             for job_id in decision.cancel:
-                self.engine.cancel(job_id)
+                with contextlib.suppress(NotFound):  # submitted, then lost with its leader
+                    self.engine.cancel(job_id)
             failed = False
             for name in decision.submit:
                 failed |= not self._submit(wf, wf.plan[name], now)

@@ -22,6 +22,8 @@ from femto.jobs.operations import UnknownOperation, get_operation
 
 REF = "@"
 UNRESOLVED = "unresolved"
+MAX_STEPS = 1000  # each step is a job, with a task per partition
+SUMMARISED = 5  # problems spelled out in the error message (`details` has them all)
 _NAME = re.compile(NAME_PATTERN)
 
 
@@ -64,8 +66,10 @@ class _Errors:
 
     def raise_any(self) -> None:
         if self.details:
-            raise Invalid("invalid workflow: " + "; ".join(
-                f"{d['loc']}: {d['msg']}" for d in self.details), self.details)
+            told = "; ".join(f"{d['loc']}: {d['msg']}" for d in self.details[:SUMMARISED])
+            more = len(self.details) - SUMMARISED
+            raise Invalid(f"invalid workflow: {told}" + (f"; and {more} more" if more > 0
+                                                         else ""), self.details)
 
 
 def plan_workflow(
@@ -83,8 +87,8 @@ def plan_workflow(
         errors.add("name", f"a name matching {NAME_PATTERN} is required")
     workflow_id = _workflow_id(body.get("id"), errors) or new_id()
     raw = body.get("steps")
-    if not isinstance(raw, dict) or not raw:
-        errors.add("steps", "an object of one or more steps is required")
+    if not isinstance(raw, dict) or not 1 <= len(raw) <= MAX_STEPS:
+        errors.add("steps", f"an object of 1 to {MAX_STEPS} steps is required")
         errors.raise_any()
         raise AssertionError("unreachable")
     for step, spec in raw.items():
@@ -166,28 +170,29 @@ def _refs(step: str, spec: dict[str, Any], kinds: dict[str, str | None],
 
 
 def _check_cycles(needs: dict[str, tuple[str, ...]], errors: _Errors) -> None:
-    """Names one cycle through the @refs, if there is any."""
-    done: set[str] = set()
-
-    def visit(step: str, path: list[str]) -> list[str] | None:
-        if step in path:
-            return [*path[path.index(step):], step]
-        if step in done:
-            return None
-        for other in needs.get(step, ()):
-            cycle = visit(other, [*path, step])
-            if cycle:
-                return cycle
-        done.add(step)
-        return None
-
-    for step in needs:
-        cycle = visit(step, [])
-        if cycle:
-            # Written in data order: each step reads the one before it.
-            order = list(reversed(cycle))
-            errors.add(f"steps.{order[0]}.inputs", "cycle: " + " -> ".join(order))
-            return
+    """Names one cycle through the @refs, if there is any (iterative: a chain of
+    thousands of steps is no stack overflow)."""
+    on_path, done = 1, 2
+    seen: dict[str, int] = {}
+    for root in needs:
+        if root in seen:
+            continue
+        path, pending = [root], [iter(needs[root])]
+        seen[root] = on_path
+        while pending:
+            other = next(pending[-1], None)
+            if other is None:
+                seen[path.pop()] = done
+                pending.pop()
+            elif seen.get(other) == on_path:
+                # Written in data order: each step reads the one before it.
+                order = list(reversed([*path[path.index(other):], other]))
+                errors.add(f"steps.{order[0]}.inputs", "cycle: " + " -> ".join(order))
+                return
+            elif other not in seen:
+                seen[other] = on_path
+                path.append(other)
+                pending.append(iter(needs[other]))
 
 
 def _step(

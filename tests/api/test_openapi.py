@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import httpx
+import jsonschema_rs  # schemathesis's JSON Schema validator
 import pytest
 from pydantic import BaseModel
 
@@ -22,6 +23,7 @@ from femto.api.models import (
 )
 from femto.jobs.operations import operation_names
 from tests.framework.helpers import submit, wait_done
+from tests.workflows.helpers import example
 
 ROUTES = {
     ("/v1/jobs", "post"), ("/v1/jobs", "get"), ("/v1/jobs/{job_id}", "get"),
@@ -156,3 +158,19 @@ def test_docs_load_swagger_ui_from_femto_itself(api: httpx.Client) -> None:
         fetched = api.get(asset)
         assert fetched.status_code == 200 and fetched.content, asset
     assert "url: '/openapi.json'" in page.text
+
+
+def test_the_workflow_spec_is_documented_and_the_examples_fit_it(
+        document: dict[str, Any]) -> None:
+    body = document["paths"]["/v1/workflows"]["post"]["requestBody"]["content"]
+    schema = {**body["application/json"]["schema"], "components": document["components"]}
+    validator = jsonschema_rs.validator_for(schema)
+    for name in ("signal-pipeline", "signal-diamond"):
+        assert validator.is_valid(example(name)), list(validator.iter_errors(example(name)))
+    assert not validator.is_valid({"name": "w", "steps": {"a": {
+        "operation": "sum", "inputs": ["signal"], "id": "x"}}})
+    ok = document["paths"]["/v1/workflows/{workflow_id}"]["get"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/WorkflowObject"}
+    params = {p["name"] for p in document["paths"]["/v1/events"]["get"]["parameters"]}
+    assert {"job", "workflow"} <= params

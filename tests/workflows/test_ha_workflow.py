@@ -7,6 +7,7 @@ from __future__ import annotations
 import signal
 import uuid
 from collections import Counter
+from datetime import UTC, datetime
 
 import httpx
 
@@ -23,10 +24,13 @@ def command(seconds: float, source: str) -> dict[str, object]:
 
 
 def test_leader_killed_mid_workflow(cluster: Cluster) -> None:
-    cluster.add_scheduler()
-    cluster.add_scheduler()
+    first, second = cluster.add_scheduler(), cluster.add_scheduler()
     leader = cluster.leader()
+    standby = second if leader == first else first
     workflow_id = str(uuid.uuid4())
+    refused = httpx.post(f"{standby}/v1/workflows", json={"name": "x", "steps": {}})
+    assert refused.status_code == 307  # writes go to the leader, body and all
+    assert refused.headers["location"] == f"{leader}/v1/workflows"
     with httpx.Client(base_url=leader, timeout=30) as api:
         response = api.put("/v1/datasets/d", params={"partitions": 8}, content=npy(DATA))
         assert response.status_code == 201, response.text
@@ -38,8 +42,12 @@ def test_leader_killed_mid_workflow(cluster: Cluster) -> None:
         running = wait_workflow(api, workflow_id,
                                 lambda w: w["steps"]["first"]["state"] == "RUNNING")
     first_job = running["steps"]["first"]["job"]
+    # A standby answers reads from the store.
+    read = httpx.get(f"{standby}/v1/workflows/{workflow_id}", timeout=10)
+    assert read.status_code == 200 and read.json()["steps"]["first"]["job"] == first_job
     wait_for(lambda: all(t["state"] == "RUNNING" for t in tasks(leader, first_job)), 30,
              "every task of the first step running")
+    killed_at = datetime.now(UTC)
     cluster.proc(leader).send_signal(signal.SIGKILL)
     new_leader = cluster.leader(timeout=SESSION_TIMEOUT + 20)
     assert new_leader != leader
@@ -47,9 +55,12 @@ def test_leader_killed_mid_workflow(cluster: Cluster) -> None:
         done = wait_workflow(api, workflow_id, timeout=180)
         assert done["state"] == "FINISHED", done
         assert result(api, done["steps"]["total"]["job"])["value"] == float(DATA.sum())
-        for step in done["steps"].values():
-            job = api.get(f"/v1/jobs/{step['job']}").json()
-            assert job["workflow"] == workflow_id and job["state"] == "FINISHED"
+        jobs = {name: api.get(f"/v1/jobs/{step['job']}").json()
+                for name, step in done["steps"].items()}
+    for name, job in jobs.items():
+        assert (job["workflow"], job["step"], job["state"]) == (workflow_id, name, "FINISHED")
+    # The new leader took the workflow on from the store: it submitted the later steps.
+    assert datetime.fromisoformat(jobs["second"]["created"]) > killed_at
     step_jobs = {s["job"] for s in done["steps"].values()}
     launched = [t["id"] for t in cluster.master_tasks()]
     # Task ids are "<job id>.<partition>.<attempt>": one job per step, nothing else, and

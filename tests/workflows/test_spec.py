@@ -123,3 +123,18 @@ def test_inputs_that_exist_must_suit_the_operation() -> None:
     with pytest.raises(Invalid) as caught:
         check_data(p, {"signal": SIGNAL, "other": other}.get, lambda name: False)
     assert [d["loc"] for d in caught.value.details] == ["steps.a.inputs"]
+
+
+def test_a_long_chain_is_checked_without_recursion() -> None:
+    steps: dict[str, Any] = {"s0": {"operation": "real2bin", "inputs": ["signal"]}}
+    steps.update({f"s{i}": {"operation": "real2bin", "inputs": [f"@s{i - 1}"]}
+                  for i in range(1, 1000)})
+    assert len(plan(steps).steps) == 1000
+    steps["s0"]["inputs"] = ["@s999"]
+    [(loc, msg)] = locs(steps).items()
+    assert loc == "steps.s0.inputs" and msg.startswith("cycle: s0 -> s1 -> s2")
+
+
+def test_too_many_steps() -> None:
+    steps = {f"s{i}": {"operation": "count", "inputs": ["signal"]} for i in range(1001)}
+    assert "steps" in locs(steps)

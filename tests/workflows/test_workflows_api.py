@@ -10,6 +10,7 @@ import httpx
 import numpy as np
 import pytest
 
+from femto.api.models import WorkflowObject
 from femto.events import JobEvent, WorkflowEvent
 from femto.jobs.examples.data import example_dataset
 from tests.framework.helpers import fetch, upload
@@ -32,6 +33,7 @@ def test_pipeline_equals_numpy_and_drops_its_keep_false_intermediate(
     done = wait_workflow(api, shown["id"])
     assert done["state"] == "FINISHED", done
     assert {s["state"] for s in done["steps"].values()} == {"FINISHED"}
+    WorkflowObject.model_validate(done)  # as the OpenAPI document describes it
     clean, smooth = spec["steps"]["clean"]["params"], spec["steps"]["smooth"]["params"]
     hist = spec["steps"]["histogram"]["params"]
     expected_smooth = numpy_sliding_mean(
