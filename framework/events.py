@@ -55,6 +55,17 @@ class ProgressEvent(_Event):
     progress: float
 
 
+class WorkflowEvent(_Event):
+    """A workflow or one of its steps changed state; each step's job is null until it is
+    submitted (the job's own events are on the stream too)."""
+
+    type: Literal["workflow"] = "workflow"
+    workflow: str
+    state: str
+    steps: dict[str, dict[str, str | None]]
+    error: str | None = None
+
+
 class ResetEvent(_Event):
     """The stream cannot resume from the client's Last-Event-ID (another scheduler leads
     now, or the event fell out of the window): re-read the state, then follow again."""
@@ -63,9 +74,10 @@ class ResetEvent(_Event):
     reason: str
 
 
-Event = JobEvent | TaskEvent | ProgressEvent | ResetEvent
+Event = JobEvent | TaskEvent | ProgressEvent | WorkflowEvent | ResetEvent
 
-EVENT_MODELS: tuple[type[_Event], ...] = (JobEvent, TaskEvent, ProgressEvent, ResetEvent)
+EVENT_MODELS: tuple[type[_Event], ...] = (
+    JobEvent, TaskEvent, ProgressEvent, WorkflowEvent, ResetEvent)
 _TYPES: dict[str, type[_Event]] = {
     model.model_fields["type"].default: model for model in EVENT_MODELS}
 

@@ -146,6 +146,8 @@ class Job:
     owner: str | None = None  # the name of the token that submitted it
     # Why its tasks cannot be placed, from the offers this scheduler saw; not persisted.
     waiting: str | None = None
+    workflow: str | None = None  # the workflow whose step it runs, if any
+    step: str | None = None
 
     def to_doc(self) -> dict[str, Any]:
         return {
@@ -155,6 +157,7 @@ class Job:
             "finished": self.finished, "result": to_json_safe(self.result),
             "error": self.error,
             "counts": self.counts, "attempts": self.attempts, "owner": self.owner,
+            "workflow": self.workflow, "step": self.step,
         }
 
     @classmethod

@@ -30,6 +30,7 @@ from femto.leadership import Leadership
 from femto.mesos_scheduler import FemtoScheduler
 from femto.retries import RetryPolicy
 from femto.store import LEADER_FENCE, Store, open_store
+from femto.workflows.shell import Workflows
 from mesosapi.scheduler import MesosSchedulerDriver
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ class Service:
         self.store: Store | None = None
         self.datasets: Datasets | None = None
         self.engine: Engine | None = None
+        self.workflows: Workflows | None = None  # the engine's, replaced with it
         # One stream across this process's terms as leader and standby: a client keeps
         # its place through an engine's replacement.
         self.events = EventLog()
@@ -180,7 +182,7 @@ class Service:
             self.local_mesos.start()  # its start-up overlaps the API's
         self.datasets = Datasets(self.store, DataRoots(opts.data_roots), opts.limits)
         self.attempt_key = credentials.load_key(self.store)
-        self.engine = self._new_engine()
+        self._use(self._new_engine())
         app = create_app(self, tokens=tokens, attempt_key=self.attempt_key,
                          max_upload=opts.limits.upload_bytes, exposed=not is_loopback(host))
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
@@ -234,6 +236,12 @@ class Service:
             mirrors=self._mirrors,
         ), events=self.events)
 
+    def _use(self, engine: Engine) -> Workflows:
+        """Serve with `engine` and workflows that run on it."""
+        self.workflows = Workflows(engine)
+        self.engine = engine
+        return self.workflows
+
     # ----- leadership -----
 
     @property
@@ -267,7 +275,7 @@ class Service:
             engine = self._new_engine()
             engine.load()
             framework_id = self._framework_id()
-            self.engine = engine
+            workflows = self._use(engine)
             if framework_id is None and self._has_live_tasks():
                 # A new framework id would orphan the tasks running under the old one.
                 self.problem = ("the store holds running tasks but no framework id is known; "
@@ -284,6 +292,11 @@ class Service:
             self.driver = driver
             self._leading = True
             driver.start()
+            # After the jobs: a workflow is re-decided from its step jobs as they are now.
+            try:
+                workflows.resume()
+            except Exception:  # the ticker re-decides a workflow its step jobs touch
+                log.exception("resuming workflows failed")
             log.info("leading (epoch %s) as %s", epoch, self.url)
 
     def _halt(self) -> None:
@@ -301,7 +314,7 @@ class Service:
             if driver is not None:
                 driver.stop(failover=True)  # tasks keep running for the next leader
             self.store.fence(None)
-            self.engine = self._new_engine()
+            self._use(self._new_engine())
             log.info("stepped down; standing by")
 
     def _framework_id(self) -> str | None:
@@ -350,11 +363,13 @@ class Service:
 
     def _tick(self) -> None:
         while not self._stopping.wait(0.25):
-            engine = self.engine
+            engine, workflows = self.engine, self.workflows
             if engine is None or not self.is_leader:
                 continue
             try:
                 engine.tick()
+                if workflows is not None:
+                    workflows.tick()
             except Halted:
                 log.debug("deposed during a tick")
             except Exception:  # the ticker must outlive any one bad tick

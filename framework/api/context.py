@@ -19,6 +19,7 @@ from femto.datasets import Datasets
 from femto.engine import Engine
 from femto.errors import Unavailable
 from femto.eventlog import EventLog
+from femto.workflows.shell import Workflows
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -28,6 +29,7 @@ class ServiceInfo(Protocol):
 
     url: str
     engine: Engine | None
+    workflows: Workflows | None  # the current engine's
     datasets: Datasets | None
     events: EventLog
 
@@ -65,6 +67,12 @@ class ApiContext:
         assert engine is not None, "the service builds its engine before serving"
         return engine
 
+    @property
+    def workflows(self) -> Workflows:
+        workflows = self.service.workflows
+        assert workflows is not None, "the service builds them with its engine"
+        return workflows
+
 
 class Redirect(Exception):
     def __init__(self, location: str) -> None:
@@ -89,7 +97,12 @@ async def current_datasets(context: Context) -> Datasets:
     return context.datasets
 
 
+async def current_workflows(context: Context) -> Workflows:
+    return context.workflows
+
+
 CurrentEngine = Annotated[Engine, Depends(current_engine)]
+CurrentWorkflows = Annotated[Workflows, Depends(current_workflows)]
 CurrentDatasets = Annotated[Datasets, Depends(current_datasets)]
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from femto.engine.waiting import Reason
 from femto.lifecycle import JobState, TaskState
+from femto.workflows.rules import StepState, WorkflowState
 
 
 class _View(BaseModel):
@@ -54,6 +55,8 @@ class JobObject(_View):
     owner: str | None = Field(description="the name of the token that submitted it")
     waiting: str | None = Field(description="why its tasks fit no agent, if they do not")
     spec: dict[str, Any] = Field(description="the canonical job spec as submitted (JobSpec)")
+    workflow: str | None = Field(description="the workflow this job is a step of, if any")
+    step: str | None = Field(description="its step's name in that workflow")
 
 
 class AttemptView(_View):
@@ -175,3 +178,23 @@ class ClusterView(_View):
     master: MasterView | None
     agents: list[AgentView]
     error: str | None = Field(description="why the master's state could not be read")
+
+
+class WorkflowStep(_View):
+    state: StepState
+    job: str | None = Field(description="the step job's id: uuid5(workflow id, step); null "
+                            "before it is submitted")
+    output: str | None = Field(description="the dataset the step writes; null for a query")
+
+
+class WorkflowObject(_View):
+    id: str
+    name: str
+    state: WorkflowState
+    owner: str | None = Field(description="the name of the token that submitted it")
+    spec: dict[str, Any] = Field(description="the canonical workflow spec as submitted")
+    steps: dict[str, WorkflowStep]
+    created: Timestamp
+    started: Timestamp | None
+    finished: Timestamp | None
+    error: str | None = Field(description='why it failed: "step <s> failed: <job error>"')

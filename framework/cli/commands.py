@@ -9,15 +9,27 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from femto.cli.errors import UserError
-from femto.cli.render import datasets_table, job_lines, jobs_table, result_lines, tasks_table
+from femto.cli.render import (
+    datasets_table,
+    final_steps,
+    job_lines,
+    jobs_table,
+    result_lines,
+    tasks_table,
+    workflow_lines,
+    workflows_table,
+)
 from femto.cli.tokens import api_token
 from femto.client import Client
+
+if TYPE_CHECKING:
+    from femto.cli.display import Panel, Show, WorkflowPanel
 
 
 def emit(lines: list[str]) -> None:
@@ -39,13 +51,13 @@ def connect(args: argparse.Namespace) -> Iterator[Client]:
         client.close()
 
 
-def read_spec(path: str) -> Any:
+def read_spec(path: str, what: str = "job spec") -> Any:
     try:
         return json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"cannot read job spec {path}: {exc}") from None
+        raise UserError(f"cannot read {what} {path}: {exc}") from None
     except ValueError as exc:
-        raise UserError(f"job spec {path} is not JSON: {exc}") from None
+        raise UserError(f"{what} {path} is not JSON: {exc}") from None
 
 
 def finish(args: argparse.Namespace, job: dict[str, Any]) -> int:
@@ -57,48 +69,68 @@ def finish(args: argparse.Namespace, job: dict[str, Any]) -> int:
     return 0 if job["state"] == "FINISHED" else 1
 
 
-def watch_job(args: argparse.Namespace, client: Client, job_id: str) -> int:
-    """Follow the job to its end; Ctrl-C leaves it running and says how to follow it again.
-    People get the live panel on a terminal, else a line per change; scripts (--json) get
-    the panel on stderr when it is a terminal and nothing else until the end."""
+def following(args: argparse.Namespace,
+              panel: Panel | WorkflowPanel | None = None) -> AbstractContextManager[Show]:
+    """People get the live panel on a terminal, else a line per change; scripts (--json)
+    get the panel on stderr when it is a terminal and nothing else until the end."""
     # Imported here: the event models (pydantic) and rich are for following alone.
     from femto.cli import display
-    from femto.cli.follow import follow
 
     out = sys.stderr if args.json else sys.stdout
     if out.isatty():
-        shown = display.live(out)
-    elif args.json:
-        shown = display.quiet()
-    else:
-        shown = display.lines(out)
+        return display.live(out, panel)
+    if args.json:
+        return display.quiet()
+    return display.lines(out)
+
+
+def watch_to_end(args: argparse.Namespace, noun: str, again: str, item_id: str,
+                 follow: Callable[[Show], object],
+                 panel: Panel | WorkflowPanel | None = None) -> int | None:
+    """Follow a job or workflow to its end (None then); Ctrl-C leaves it running, says
+    how to follow it again, and is exit status 130."""
     try:
-        with shown as show:
-            follow(client, job_id, show)
+        with following(args, panel) as show:
+            follow(show)
     except KeyboardInterrupt:
-        print(f"femto: detached from job {job_id}, which goes on; follow it again with: "
-              f"femto watch {job_id}", file=sys.stderr)
+        print(f"femto: detached from {noun} {item_id}, which goes on; follow it again with: "
+              f"{again} {item_id}", file=sys.stderr)
         return 130
-    return finish(args, client.json("GET", f"/v1/jobs/{job_id}"))
+    return None
 
 
-def submit(args: argparse.Namespace) -> int:
-    spec = read_spec(args.job)
+def watch_job(args: argparse.Namespace, client: Client, job_id: str) -> int:
+    from femto.cli.follow import follow
+
+    stopped = watch_to_end(args, "job", "femto watch", job_id,
+                           lambda show: follow(client, job_id, show))
+    return stopped or finish(args, client.json("GET", f"/v1/jobs/{job_id}"))
+
+
+def submit_and_follow(args: argparse.Namespace, noun: str, route: str, body: Any,
+                      again: str, watch: Callable[[argparse.Namespace, Client, str], int],
+                      ) -> int:
+    """POST a job or workflow; print its id (how to follow it), or with --wait follow it."""
     with connect(args) as client:
-        job = client.json("POST", "/v1/jobs", json=spec)
+        made = client.json("POST", route, json=body)
         if args.json and not args.wait:
-            emit_json(job)
+            emit_json(made)
             return 0
-        said = f"job {job['id']} submitted"
+        said = f"{noun} {made['id']} submitted"
         if not args.wait:
-            emit([said, f"follow it with: femto watch {job['id']}"])
+            emit([said, f"follow it with: {again} {made['id']}"])
             return 0
         if args.json:
             print(f"femto: {said}", file=sys.stderr, flush=True)
         else:
             emit([said])
             sys.stdout.flush()
-        return watch_job(args, client, job["id"])
+        return watch(args, client, made["id"])
+
+
+def submit(args: argparse.Namespace) -> int:
+    return submit_and_follow(args, "job", "/v1/jobs", read_spec(args.job), "femto watch",
+                             watch_job)
 
 
 def watch(args: argparse.Namespace) -> int:
@@ -106,15 +138,21 @@ def watch(args: argparse.Namespace) -> int:
         return watch_job(args, client, args.id)
 
 
-def jobs(args: argparse.Namespace) -> int:
+def listing(args: argparse.Namespace, route: str,
+            table: Callable[[list[dict[str, Any]]], list[str]]) -> int:
+    """Every page of a list, newest first: a table, or with --json the API's objects."""
     params = {"state": args.state} if args.state else {}
     with connect(args) as client:
-        listed = list(client.pages("/v1/jobs", params=params))
+        listed = list(client.pages(route, params=params))
     if args.json:
         emit_json(listed)
     else:
-        emit(jobs_table(listed))
+        emit(table(listed))
     return 0
+
+
+def jobs(args: argparse.Namespace) -> int:
+    return listing(args, "/v1/jobs", jobs_table)
 
 
 def status(args: argparse.Namespace) -> int:
@@ -240,4 +278,81 @@ def dataset_delete(args: argparse.Namespace) -> int:
         client.call("DELETE", f"/v1/datasets/{args.name}")
     if not args.json:
         emit([f"deleted dataset {args.name}"])
+    return 0
+
+
+def final_jobs(client: Client, workflow: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The job of each final step (one no other step reads) that has a job."""
+    steps = workflow["steps"]
+    return {name: client.json("GET", f"/v1/jobs/{steps[name]['job']}")
+            for name in final_steps(workflow.get("spec") or {})
+            if steps.get(name, {}).get("job")}
+
+
+def final_result_lines(jobs: dict[str, dict[str, Any]]) -> list[str]:
+    lines = []
+    for step, job in jobs.items():
+        if job.get("result") is None:
+            continue
+        result = result_lines(job["result"])
+        lines.append(f"{'result':<8} step {step}: {result[0]}")
+        lines += ["  " + line for line in result[1:]]
+    return lines
+
+
+def finish_workflow(args: argparse.Namespace, client: Client,
+                    workflow: dict[str, Any]) -> int:
+    """The ended workflow with its final steps' results, and the exit status it gives: 0
+    only when it finished."""
+    if args.json:
+        emit_json(workflow)
+    else:
+        emit(workflow_lines(workflow) + final_result_lines(final_jobs(client, workflow)))
+    return 0 if workflow["state"] == "FINISHED" else 1
+
+
+def watch_workflow(args: argparse.Namespace, client: Client, workflow_id: str) -> int:
+    from femto.cli.display import WorkflowPanel
+    from femto.cli.flow import follow_workflow
+
+    stopped = watch_to_end(args, "workflow", "femto workflow watch", workflow_id,
+                           lambda show: follow_workflow(client, workflow_id, show),
+                           WorkflowPanel())
+    return stopped or finish_workflow(args, client,
+                                      client.json("GET", f"/v1/workflows/{workflow_id}"))
+
+
+def workflow_submit(args: argparse.Namespace) -> int:
+    return submit_and_follow(args, "workflow", "/v1/workflows",
+                             read_spec(args.file, "workflow"), "femto workflow watch",
+                             watch_workflow)
+
+
+def workflow_watch(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        return watch_workflow(args, client, args.id)
+
+
+def workflows(args: argparse.Namespace) -> int:
+    return listing(args, "/v1/workflows", workflows_table)
+
+
+def workflow_status(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        workflow = client.json("GET", f"/v1/workflows/{args.id}")
+        shown = [] if args.json else final_result_lines(final_jobs(client, workflow))
+    if args.json:
+        emit_json(workflow)
+    else:
+        emit(workflow_lines(workflow) + shown)
+    return 0
+
+
+def workflow_cancel(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        workflow = client.json("DELETE", f"/v1/workflows/{args.id}")
+    if args.json:
+        emit_json(workflow)
+    else:
+        emit(workflow_lines(workflow))
     return 0

@@ -1,9 +1,10 @@
 """Following one job through the event stream (GET /v1/events?job=ID) until it ends.
 
 `JobProgress` is what is known of the job, built from its object and task list and kept up
-by each event; `follow` subscribes first and reads the state second, so no change between
+by each event; `track` subscribes first and reads the state second, so no change between
 the two is missed, and after a dropped stream resumes from the last event's id (or re-reads
-the state when the scheduler answers with a reset).
+the state when the scheduler answers with a reset). A workflow is followed the same way
+(femto.cli.flow).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from femto.cli.errors import UserError
 from femto.cli.render import counts, parse
@@ -89,7 +90,7 @@ class JobProgress:
             return None
         return elapsed * (1 - fraction) / fraction
 
-    def job_line(self) -> str:
+    def headline(self) -> str:
         error = f" ({self.job['error']})" if self.job.get("error") else ""
         return f"job {self.job['state']}{error}: {counts(self.counts)}"
 
@@ -99,7 +100,7 @@ class JobProgress:
             changed = event.state != self.job["state"]
             self.job.update(state=event.state, tasks=event.tasks, attempts=event.attempts,
                             error=event.error, started=event.started, finished=event.finished)
-            return self.job_line() if changed else None
+            return self.headline() if changed else None
         if isinstance(event, TaskEvent):
             before = self.tasks.get(event.partition)
             task = TaskProgress(event.partition, event.state, event.attempt, event.host,
@@ -133,25 +134,47 @@ def task_line(task: TaskProgress) -> str:
     return line
 
 
+class Followed(Protocol):
+    """What `track` keeps up: built by a load, changed by each event."""
+
+    @property
+    def done(self) -> bool: ...
+
+    def headline(self) -> str: ...
+
+    def apply(self, event: Event) -> str | None: ...
+
+
+F = TypeVar("F", bound=Followed)
+
+
 def follow(client: Client, job_id: str,
            show: Callable[[JobProgress, str | None], None]) -> JobProgress:
     """Follow the job until it ends, calling `show` with the state and what changed: the
     job as read at first (and after a reset), then each change of state."""
+    return track(client, {"job": job_id}, lambda: JobProgress.load(client, job_id), show,
+                 f"job {job_id}", f"femto watch {job_id}")
+
+
+def track(client: Client, params: dict[str, str], load: Callable[[], F],
+          show: Callable[[F, str | None], None], what: str, again: str) -> F:
+    """Follow the events `params` select until what `load` reads is done; `what` and
+    `again` name it and the command that follows it again, for a stream lost for good."""
     last_id: str | None = None
-    progress: JobProgress | None = None
+    progress: F | None = None
     failing_since: float | None = None
     while True:
         try:
-            with client.events({"job": job_id}, last_id) as events:
+            with client.events(params, last_id) as events:
                 if progress is None:
-                    progress = JobProgress.load(client, job_id)
-                    show(progress, progress.job_line())
+                    progress = load()
+                    show(progress, progress.headline())
                 failing_since = None
                 for received in () if progress.done else events:
                     last_id = received.id or last_id
                     if isinstance(received.event, ResetEvent):
-                        progress = JobProgress.load(client, job_id)
-                        show(progress, progress.job_line())
+                        progress = load()
+                        show(progress, progress.headline())
                     else:
                         show(progress, progress.apply(received.event))
                     if progress.done:
@@ -162,8 +185,8 @@ def follow(client: Client, job_id: str,
             now = time.monotonic()
             failing_since = failing_since or now
             if now - failing_since > RECONNECT_FOR:
-                raise UserError(f"lost the events of job {job_id} ({exc}); follow it again "
-                                f"with: femto watch {job_id}") from None
+                raise UserError(f"lost the events of {what} ({exc}); follow it again "
+                                f"with: {again}") from None
         if progress is not None and progress.done:
             return progress
         time.sleep(1.0)  # the stream ended (the scheduler stopped, or leads no more): resume

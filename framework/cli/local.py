@@ -14,10 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from femto.cli import display
-from femto.cli.commands import finish, read_spec, writable_target
+from femto.cli.commands import (
+    emit,
+    emit_json,
+    final_jobs,
+    final_result_lines,
+    finish,
+    read_spec,
+    writable_target,
+)
 from femto.cli.errors import UserError
+from femto.cli.flow import follow_workflow
 from femto.cli.follow import follow
 from femto.cli.parser import SERVE
+from femto.cli.render import workflow_lines
 from femto.cli.settings import resolve
 from femto.cli.tokens import api_token
 from femto.client import Client
@@ -123,14 +133,30 @@ def exit_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def is_workflow(spec: Any) -> bool:
+    return isinstance(spec, dict) and "steps" in spec
+
+
+def plain_inputs(path: str, spec: Any) -> list[str]:
+    """The datasets a job or workflow reads that it does not make itself (a workflow's
+    "@step" inputs are made by its steps); its other mistakes are the scheduler's to name
+    when it is submitted."""
+    if not is_workflow(spec):
+        try:
+            return list(dict.fromkeys(parse_job_spec(spec).inputs))
+        except SpecError as exc:
+            raise UserError(f"{path}: {exc}") from None
+    steps = spec["steps"]
+    if not isinstance(steps, dict) or not all(isinstance(s, dict) for s in steps.values()):
+        raise UserError(f"{path}: \"steps\" must be an object of job specs by step name")
+    inputs = [i for step in steps.values() for i in step.get("inputs") or []]
+    return list(dict.fromkeys(i for i in inputs if isinstance(i, str) and not i.startswith("@")))
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     exit_on_sigterm()
     spec = read_spec(args.job)
-    try:
-        inputs = list(dict.fromkeys(parse_job_spec(spec).inputs))
-    except SpecError as exc:
-        raise UserError(f"{args.job}: {exc}") from None
-    bodies = inputs_data(args.job, inputs, data_files(args.data))
+    bodies = inputs_data(args.job, plain_inputs(args.job, spec), data_files(args.data))
     if args.output:
         writable_target(Path(args.output))
     with tempfile.TemporaryDirectory(prefix="femto-run-") as state_dir:
@@ -147,10 +173,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                     engine.datasets.upload(name, body, args.partitions)
                 except FemtoError as exc:
                     raise UserError(f"--data {name}: {exc.message}") from None
-            job, _ = engine.submit(spec)
+            live = sys.stderr.isatty() and not args.json
+            # DESIGN.md's contract: `femto run` prints the final JSON, so whoever captures
+            # its stdout gets that; a person at a terminal gets the summary.
+            args.json = args.json or not sys.stdout.isatty()
             client = Client(service.url)
             try:
-                live = sys.stderr.isatty() and not args.json
+                if is_workflow(spec):
+                    return run_workflow(args, engine, client, spec, live)
+                job, _ = engine.submit(spec)
                 with display.live(sys.stderr) if live else display.quiet() as show:
                     follow(client, job["id"], show)
             finally:
@@ -158,12 +189,33 @@ def cmd_run(args: argparse.Namespace) -> int:
             job = engine.job(job["id"])
             if args.output and job["state"] == "FINISHED":
                 save_output(engine, job, Path(args.output))
-            # DESIGN.md's contract: `femto run` prints the job's final JSON, so whoever
-            # captures its stdout gets that; a person at a terminal gets the summary.
-            args.json = args.json or not sys.stdout.isatty()
             return finish(args, job)
         finally:
             service.stop()
+
+
+def run_workflow(args: argparse.Namespace, engine: Any, client: Client, spec: Any,
+                 live: bool) -> int:
+    """Submitted through the API, as `femto workflow submit` would, and followed to its
+    end; then the workflow and its final steps' results (--json: those as the API gives
+    them, {"workflow", "jobs": {STEP: job}})."""
+    workflow = client.json("POST", "/v1/workflows", json=spec)
+    panel = display.WorkflowPanel()
+    with display.live(sys.stderr, panel) if live else display.quiet() as show:
+        follow_workflow(client, workflow["id"], show)
+    workflow = client.json("GET", f"/v1/workflows/{workflow['id']}")
+    jobs = final_jobs(client, workflow)
+    if args.output and workflow["state"] == "FINISHED":
+        if len(jobs) != 1:
+            print(f"femto: -o needs one final step; this workflow has {len(jobs)}",
+                  file=sys.stderr)
+        else:
+            save_output(engine, next(iter(jobs.values())), Path(args.output))
+    if args.json:
+        emit_json({"workflow": workflow, "jobs": jobs})
+    else:
+        emit(workflow_lines(workflow) + final_result_lines(jobs))
+    return 0 if workflow["state"] == "FINISHED" else 1
 
 
 def save_output(engine: Any, job: dict[str, Any], path: Path) -> None:

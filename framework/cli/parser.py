@@ -172,8 +172,10 @@ def build_parser() -> Parser:
                         help="the token itself (visible in ps: prefer --api-token-file, or "
                              "$FEMTO_API_TOKEN, read when neither flag is given)")
 
-    one = command("run", run, "run one job on an embedded cluster and print its result")
-    one.add_argument("job", metavar="JOB.json", help="the job spec")
+    one = command("run", run, "run one job, or a workflow, on an embedded cluster and print "
+                  "its result")
+    one.add_argument("job", metavar="JOB.json",
+                     help="the job spec, or a workflow (a JSON object with \"steps\")")
     one.add_argument("--data", action="append", default=[], metavar="NAME=FILE.npy",
                      help="the data of the input NAME (repeatable); the examples in "
                           "jobs/examples/ generate theirs when it is not given")
@@ -185,7 +187,8 @@ def build_parser() -> Parser:
                      help="a launched task not running after this long is retried "
                           "(default: 60)")
     one.add_argument("-o", "--output", metavar="FILE.npy",
-                     help="save a transform's output dataset here")
+                     help="save a transform's output dataset here (of a workflow: its "
+                          "final step's)")
 
     submit = command("submit", commands.submit, "submit a job spec; print its id")
     submit.add_argument("job", metavar="JOB.json", help="the job spec")
@@ -220,6 +223,29 @@ def build_parser() -> Parser:
                       help="default: the latest")
     logs.add_argument("-f", "--follow", action="store_true",
                       help="keep printing until the attempt ends")
+
+    listed = command("workflows", commands.workflows, "list workflows, newest first")
+    listed.add_argument("--state", help="only workflows in this state (PENDING, RUNNING, "
+                                        "FINISHED, FAILED, CANCELLED)")
+    workflow = commands_.add_parser("workflow", help="submit, show, follow, cancel a "
+                                    "workflow (steps of jobs run as their inputs are made)",
+                                    parents=shared)
+    doing = workflow.add_subparsers(dest="verb", required=True, metavar="VERB")
+    flow = command("submit", commands.workflow_submit, "submit a workflow; print its id",
+                   doing)
+    flow.add_argument("file", metavar="WORKFLOW.json",
+                      help="the workflow: {\"name\", \"steps\": {STEP: job spec}}")
+    flow.add_argument("--wait", action="store_true",
+                      help="follow it until it ends, each step's state and progress, then "
+                           "print it and its final steps' results (Ctrl-C detaches; the "
+                           "workflow goes on)")
+    command("status", commands.workflow_status, "show a workflow: its state and steps",
+            doing).add_argument("id", metavar="ID", help="the workflow's id")
+    command("watch", commands.workflow_watch, "follow a workflow until it ends (Ctrl-C "
+            "detaches)", doing).add_argument("id", metavar="ID", help="the workflow's id")
+    command("cancel", commands.workflow_cancel, "cancel a workflow: its unfinished steps' "
+            "jobs are cancelled", doing).add_argument("id", metavar="ID",
+                                                     help="the workflow's id")
 
     dataset = commands_.add_parser("dataset", help="upload, download, list, delete datasets",
                                    parents=shared)

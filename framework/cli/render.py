@@ -162,3 +162,73 @@ def datasets_table(datasets: list[dict[str, Any]]) -> list[str]:
     return table(["NAME", "DTYPE", "SHAPE", "PARTITIONS"], [
         [d["name"], d["dtype"], "x".join(str(n) for n in d["shape"]) or "()", d["partitions"]]
         for d in datasets])
+
+
+STEP_STATES = ["WAITING", "PENDING", "RUNNING", "FINISHED", "FAILED", "CANCELLED", "SKIPPED"]
+
+
+def step_refs(step: dict[str, Any]) -> list[str]:
+    """The steps whose outputs a workflow step reads (its "@step" inputs)."""
+    return [i[1:] for i in step.get("inputs") or [] if isinstance(i, str) and i.startswith("@")]
+
+
+def step_order(spec: dict[str, Any]) -> list[str]:
+    """A workflow's steps, each after the steps it reads: by depth, then as written."""
+    steps: dict[str, Any] = spec.get("steps") or {}
+    depths: dict[str, int] = {}
+
+    def depth(name: str) -> int:
+        if name not in depths:
+            depths[name] = 0  # a cycle (refused at submit) ends here rather than recursing
+            depths[name] = 1 + max((depth(r) for r in step_refs(steps[name]) if r in steps),
+                                   default=-1)
+        return depths[name]
+
+    return sorted(steps, key=lambda name: (depth(name), list(steps).index(name)))
+
+
+def final_steps(spec: dict[str, Any]) -> list[str]:
+    """The steps no other step reads: the workflow's results."""
+    steps: dict[str, Any] = spec.get("steps") or {}
+    read = {r for step in steps.values() for r in step_refs(step)}
+    return [name for name in step_order(spec) if name not in read]
+
+
+def steps_summary(steps: dict[str, dict[str, Any]]) -> str:
+    return ", ".join(f"{name} {step['state']}" for name, step in steps.items())
+
+
+def workflow_lines(workflow: dict[str, Any]) -> list[str]:
+    """A workflow as `femto workflow status` shows it: its state, then a row per step."""
+    spec = workflow.get("spec") or {}
+    steps = workflow["steps"]
+    states = [step["state"] for step in steps.values()]
+    took = duration(workflow.get("started"), workflow.get("finished"))
+    rows = [
+        ("workflow", f"{workflow['id']}  {workflow['name']}"),
+        ("state", workflow["state"] + (f": {workflow['error']}" if workflow.get("error")
+                                       else "")),
+        ("steps", f"{len(steps)}: " + ", ".join(
+            f"{states.count(s)} {s.lower()}"
+            for s in sorted(set(states), key=lambda s: [*STEP_STATES, s].index(s)))),
+        ("created", f"{when(workflow.get('created'))}" + (f", took {took}" if took else "")),
+    ]
+    if workflow.get("owner"):
+        rows.append(("owner", workflow["owner"]))
+    specs = spec.get("steps") or {}
+    order = [n for n in step_order(spec) if n in steps] + [n for n in steps if n not in specs]
+    grid = table(["STEP", "STATE", "JOB", "OPERATION", "OUTPUT", "INPUTS"], [
+        [name, steps[name]["state"], steps[name]["job"],
+         (specs.get(name) or {}).get("operation"), steps[name].get("output"),
+         ", ".join((specs.get(name) or {}).get("inputs") or []) or None] for name in order])
+    return [f"{key:<8} {value}" for key, value in rows] + ["  " + line for line in grid]
+
+
+def workflows_table(workflows: list[dict[str, Any]]) -> list[str]:
+    def finished(steps: dict[str, Any]) -> str:
+        done = sum(step["state"] == "FINISHED" for step in steps.values())
+        return f"{done}/{len(steps)}"
+
+    return table(["ID", "STATE", "STEPS", "CREATED", "NAME"], [
+        [w["id"], w["state"], finished(w["steps"]), when(w.get("created")), w["name"]]
+        for w in workflows])

@@ -73,6 +73,8 @@ class Engine(JobReads):
         self._changed_tasks: dict[str, Task] = {}
         self._changed_jobs: dict[str, Job] = {}
         self.outbox = Outbox(lambda: self.core.halted)
+        # Told the workflow id of every step job this engine writes (femto.workflows).
+        self.on_step_job: Callable[[str], None] | None = None
 
     # What the API's metrics and log routes read (under the lock).
     @property
@@ -188,6 +190,8 @@ class Engine(JobReads):
         """Remember what this section wrote, for its events."""
         for job in jobs:
             self._changed_jobs[job.id] = job
+            if job.workflow is not None and self.on_step_job is not None:
+                self.on_step_job(job.workflow)
         for task in tasks:
             active = self._active_job(task.job_id)
             if active is not None:
@@ -283,9 +287,10 @@ class Engine(JobReads):
 
     # ----- users ----------------------------------------------------------
 
-    def submit(self, body: Any, owner: str | None = None) -> tuple[dict[str, Any], bool]:
-        """Accept a job spec from `owner`; returns (job view, created). Idempotent for a
-        given id and owner."""
+    def submit(self, body: Any, owner: str | None = None, *, workflow: str | None = None,
+               step: str | None = None) -> tuple[dict[str, Any], bool]:
+        """Accept a job spec from `owner` (as step `step` of `workflow`, if given); returns
+        (job view, created). Idempotent for a given id and owner."""
         admitted = admit(body, self.config.limits)
         with self._acting():
             self._check_leading()
@@ -313,6 +318,7 @@ class Engine(JobReads):
                 id=job_id, name=admitted.spec.name, operation=admitted.spec.operation,
                 spec=admitted.document, fingerprint=admitted.fingerprint, created=now,
                 n_tasks=n_tasks, output=self._output_name(admitted, job_id), owner=owner,
+                workflow=workflow, step=step,
             )
             tasks = [Task(job_id=job_id, partition=i, waiting_since=now) for i in range(n_tasks)]
             # Tasks first: the job document is what commits the submission.

@@ -43,6 +43,7 @@ def job_view(job: Job, *, with_result: bool = True) -> dict[str, Any]:
         },
         "attempts": job.attempts, "result": finite(job.result), "error": job.error,
         "owner": job.owner, "waiting": job.waiting, "spec": job.spec,
+        "workflow": job.workflow, "step": job.step,
     }
     if not with_result:
         del view["result"]

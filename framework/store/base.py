@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-COLLECTIONS: tuple[str, ...] = ("jobs", "tasks", "datasets", "partials", "meta")
+COLLECTIONS: tuple[str, ...] = (
+    "jobs", "tasks", "datasets", "partials", "meta", "workflows",
+)
 
 # Top-level fields the engine queries by; backends index these so `find` on
 # them stays fast with hundreds of thousands of documents.
@@ -22,6 +24,7 @@ INDEXED_FIELDS: Mapping[str, tuple[str, ...]] = {
     "datasets": (),
     "partials": ("job_id",),
     "meta": (),
+    "workflows": ("state",),
 }
 
 # The fence that `Store.fence(epoch)` binds writes to.

@@ -5,7 +5,7 @@ from typing import Any
 from femto.jobs.operations.aggregates import Count, Max, Mean, Min, Sum
 from femto.jobs.operations.base import Operation, Query, Transform
 from femto.jobs.operations.command import Command
-from femto.jobs.operations.elementwise import Add, Real2Bin
+from femto.jobs.operations.elementwise import Add, Clip, Real2Bin
 from femto.jobs.operations.histogram import Histogram
 from femto.jobs.operations.noop import Noop
 from femto.jobs.operations.window import SlidingMean
@@ -30,6 +30,7 @@ _REGISTRY: dict[str, Operation[Any]] = {
         Histogram(),
         Noop(),
         Real2Bin(),
+        Clip(),
         Add(),
         SlidingMean(),
         Command(),

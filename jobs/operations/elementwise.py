@@ -1,9 +1,9 @@
-"""Element-by-element transforms: `real2bin` and `add`."""
+"""Element-by-element transforms: `real2bin`, `clip` and `add`."""
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from femto.jobs.operations.base import Transform
+from femto.jobs.operations.base import Finite, Transform
 from femto.jobs.operations.programs import ProgramRunner
 
 INT64_BOUND = 2.0**63
@@ -36,6 +36,37 @@ class Real2Bin(Transform[NoParams]):
                 f"(NaN, inf or out of range), e.g. {first}"
             )
         result: np.ndarray = floors.astype(np.int64) % 2
+        return result
+
+
+class ClipParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min: Finite
+    max: Finite
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "ClipParams":
+        if self.min > self.max:
+            raise ValueError(f"min must not exceed max, got min {self.min} and max {self.max}")
+        return self
+
+
+class Clip(Transform[ClipParams]):
+    """`numpy.clip(x, min, max)`: outliers pulled in to the bounds, e.g. to clean a
+    signal before it is smoothed."""
+
+    name = "clip"
+    Params = ClipParams
+
+    def map(
+        self,
+        inputs: list[np.ndarray],
+        params: ClipParams,
+        left: np.ndarray | None,
+        programs: ProgramRunner | None = None,
+    ) -> np.ndarray:
+        result: np.ndarray = np.clip(inputs[0], params.min, params.max)
         return result
 
 

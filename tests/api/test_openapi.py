@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import httpx
+import jsonschema_rs  # schemathesis's JSON Schema validator
 import pytest
 from pydantic import BaseModel
 
@@ -23,6 +24,7 @@ from femto.api.models import (
 )
 from femto.jobs.operations import operation_names
 from tests.framework.helpers import submit, wait_done
+from tests.workflows.helpers import example
 
 ROUTES = {
     ("/v1/jobs", "post"), ("/v1/jobs", "get"), ("/v1/jobs/{job_id}", "get"),
@@ -33,6 +35,8 @@ ROUTES = {
     ("/v1/datasets/{name}/data", "get"), ("/v1/datasets/{name}/partitions/{index}", "get"),
     ("/v1/queue", "get"), ("/v1/leader", "get"), ("/v1/leader/health", "get"),
     ("/v1/events", "get"), ("/v1/cluster", "get"), ("/health", "get"), ("/metrics", "get"),
+    ("/v1/workflows", "post"), ("/v1/workflows", "get"), ("/v1/workflows/{workflow_id}", "get"),
+    ("/v1/workflows/{workflow_id}", "delete"),
 }
 ERROR = {"$ref": "#/components/schemas/ErrorBody"}
 
@@ -165,3 +169,19 @@ def test_the_event_stream_documents_each_event_type(document: dict[str, Any]) ->
     assert names >= {"JobEvent", "TaskEvent", "ProgressEvent", "ResetEvent"}
     assert names <= set(document["components"]["schemas"])
     assert "307" in stream  # a standby sends the client to the leader
+
+
+def test_the_workflow_spec_is_documented_and_the_examples_fit_it(
+        document: dict[str, Any]) -> None:
+    body = document["paths"]["/v1/workflows"]["post"]["requestBody"]["content"]
+    schema = {**body["application/json"]["schema"], "components": document["components"]}
+    validator = jsonschema_rs.validator_for(schema)
+    for name in ("signal-pipeline", "signal-diamond"):
+        assert validator.is_valid(example(name)), list(validator.iter_errors(example(name)))
+    assert not validator.is_valid({"name": "w", "steps": {"a": {
+        "operation": "sum", "inputs": ["signal"], "id": "x"}}})
+    ok = document["paths"]["/v1/workflows/{workflow_id}"]["get"]["responses"]["200"]
+    assert ok["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/WorkflowObject"}
+    params = {p["name"] for p in document["paths"]["/v1/events"]["get"]["parameters"]}
+    assert {"job", "workflow"} <= params

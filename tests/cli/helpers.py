@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import shutil
 import subprocess
@@ -17,6 +18,7 @@ import numpy as np
 
 from femto.service import Service
 
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 FEMTO = shutil.which("femto", path=str(Path(sys.executable).parent)) or "femto"
 TOKEN = "t0ken"
 
@@ -63,13 +65,15 @@ def write_spec(path: Path, **spec: Any) -> Path:
     return path
 
 
-def on_a_terminal(argv: list[str], env: dict[str, str] | None = None,
-                  timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run `femto` as a person does, stdout a terminal (stderr still captured); what the
-    terminal showed is read as it comes, so the program never blocks on a full one."""
+def on_a_terminal(service: Service | None, *args: str,
+                  timeout: float = 90) -> subprocess.CompletedProcess[str]:
+    """`femto ARGS` as a person runs it, stdout a terminal (a pty; stderr still captured):
+    what the terminal showed, read as it comes so that the program never blocks on a full
+    one, without its control sequences."""
     controller, terminal = pty.openpty()
-    started = subprocess.Popen([FEMTO, *argv], stdout=terminal, stderr=subprocess.PIPE,
-                               env=env, text=True)
+    started = subprocess.Popen([FEMTO, *args], stdout=terminal, stderr=subprocess.PIPE,
+                               env=client_env(service, COLUMNS="120", TERM="xterm"),
+                               text=True)
     os.close(terminal)
     shown = b""
     deadline = time.monotonic() + timeout
@@ -87,5 +91,5 @@ def on_a_terminal(argv: list[str], env: dict[str, str] | None = None,
     finally:
         os.close(controller)
     _, stderr = started.communicate(timeout=max(1.0, deadline - time.monotonic()))
-    return subprocess.CompletedProcess(started.args, started.returncode,
-                                       shown.decode().replace("\r\n", "\n"), stderr)
+    text = ANSI.sub("", shown.decode()).replace("\r\n", "\n")
+    return subprocess.CompletedProcess(started.args, started.returncode, text, stderr)

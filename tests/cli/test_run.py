@@ -41,7 +41,7 @@ def test_run_draws_a_histogram_on_a_terminal_and_prints_json_otherwise(tmp_path:
     spec.write_text(json.dumps({"name": "h", "operation": "histogram", "inputs": ["d"],
                                 "params": {"bins": 10, "range": [0, 10]}}))
     args = [str(spec), "--data", f"d={tmp_path / 'd.npy'}", "--partitions", "7"]
-    human = on_a_terminal(["run", *args])
+    human = on_a_terminal(None, "run", *args)
     assert human.returncode == 0 and human.stderr == "", human.stderr
     counts = np.histogram(data, 10, (0, 10))[0]
     assert "result   histogram of 10,000 values in 10 bins" in human.stdout
@@ -139,3 +139,58 @@ def test_ctrl_c_stops_the_job_and_its_cluster(tmp_path: Path) -> None:
     out, err = runner.communicate(timeout=60)
     assert (runner.returncode, out, err) == (130, "", "femto: interrupted\n")
     assert sleepers() == []  # the embedded cluster took its tasks' programs along
+
+
+def test_femto_run_runs_a_workflow_and_prints_its_final_result(tmp_path: Path) -> None:
+    x, y = RUN_DATA[:5000], RUN_DATA[5000:10000]
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    spec = tmp_path / "wf.json"
+    spec.write_text(json.dumps({"name": "joined", "steps": {
+        "smooth": {"operation": "sliding_mean", "inputs": ["x"], "params": {"window": 50}},
+        "both": {"operation": "add", "inputs": ["@smooth", "y"]},
+        "total": {"operation": "sum", "inputs": ["@both"]},
+    }}))
+    args = [str(spec), "--data", f"x={tmp_path / 'x.npy'}", "--data", f"y={tmp_path / 'y.npy'}",
+            "--partitions", "3"]
+    expected = (sliding(x, 50) + y).sum()
+    human = on_a_terminal(None, "run", *args)
+    assert human.returncode == 0, human.stderr
+    lines = human.stdout.splitlines()
+    assert lines[0].startswith("workflow ") and lines[0].endswith("  joined")
+    assert lines[1] == "state    FINISHED"
+    assert lines[-1].startswith("result   step total: ")
+    assert float(lines[-1].split()[-1]) == pytest.approx(expected, rel=1e-9)
+    done = run(*args)  # captured: JSON, as with --json
+    assert done.returncode == 0, done.stderr
+    shown = json.loads(done.stdout)
+    assert shown["workflow"]["state"] == "FINISHED"
+    assert [s["state"] for s in shown["workflow"]["steps"].values()] == ["FINISHED"] * 3
+    assert list(shown["jobs"]) == ["total"]
+    assert shown["jobs"]["total"]["result"]["value"] == pytest.approx(expected, rel=1e-9)
+
+
+def test_femto_run_names_a_workflow_input_without_data(tmp_path: Path) -> None:
+    spec = tmp_path / "wf.json"
+    spec.write_text(json.dumps({"name": "w", "steps": {
+        "total": {"operation": "sum", "inputs": ["nothing-here"]}}}))
+    done = run(str(spec))
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == ("femto: input 'nothing-here' has no data: give "
+                           "--data nothing-here=FILE.npy\n")
+
+
+def test_a_shipped_example_workflow_generates_its_data_and_prints_its_result() -> None:
+    done = run(str(REPO / "jobs" / "examples" / "signal-diamond.json"))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "femto: generated example data for 'signal': 1,000,000 values\n"
+    signal_ = example_dataset("signal")
+    window, sums = 100, np.concatenate([[0.0], np.cumsum(signal_)])
+    end = np.arange(1, signal_.size + 1)
+    start = np.maximum(0, end - window)
+    smooth = (sums[end] - sums[start]) / (end - start)
+    expected = (np.clip(signal_, -15.0, 15.0) + smooth).sum()
+    shown = json.loads(done.stdout)
+    assert shown["workflow"]["state"] == "FINISHED"
+    assert shown["jobs"]["total"]["result"]["value"] == pytest.approx(
+        expected, rel=1e-9, abs=1e-6)

@@ -38,7 +38,7 @@ def test_help_explains_every_flag_and_lists_the_operations() -> None:
     assert f"operations (a job spec's \"operation\"): {', '.join(operation_names())}" in \
         " ".join(shown.split())
     for command in ("serve", "run", "submit", "watch", "jobs", "status", "tasks", "cancel",
-                    "result", "logs", "dataset"):
+                    "result", "logs", "dataset", "workflow", "workflows"):
         assert f"\n    {command} " in shown, command
     serve_help = " ".join(femto(None, "serve", "--help").stdout.split())
     for setting in SERVE:
@@ -56,13 +56,14 @@ def test_client_commands_do_not_import_the_server(served: Service) -> None:
     probe = (
         "import json, sys\n"
         "from femto.cli import main\n"
-        "codes = [main(['jobs']), main(['dataset', 'list']), main(['--json', 'jobs'])]\n"
+        "codes = [main(['jobs']), main(['dataset', 'list']), main(['--json', 'jobs']),\n"
+        "         main(['workflows']), main(['--json', 'workflows'])]\n"
         "print(json.dumps({'codes': codes, 'modules': sorted(sys.modules)}), file=sys.stderr)\n"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                           env=client_env(served), timeout=60)
     report = json.loads(done.stderr.strip().splitlines()[-1])
-    assert report["codes"] == [0, 0, 0], done.stderr
+    assert report["codes"] == [0, 0, 0, 0, 0], done.stderr
     loaded = [m for m in report["modules"]
               if any(m == s or m.startswith(s + ".") for s in SERVER_STACK)]
     assert loaded == []

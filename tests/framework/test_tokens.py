@@ -169,3 +169,33 @@ def test_a_task_log_is_its_owners_alone(served: tuple[Service, httpx.Client]) ->
     assert "boom" in api.get(logs, headers=as_("alice")).json()["data"]
     assert_error(api.get(logs, headers=as_("bob")), 404, "not found")
     assert "boom" in api.get(logs, headers=as_("ops")).json()["data"]
+
+
+def test_a_submitter_sees_and_cancels_only_its_own_workflows(
+        served: tuple[Service, httpx.Client]) -> None:
+    service, api = served
+    body = {"name": "alices", "id": str(uuid.uuid4()), "steps": {"slow": SLEEPY}}
+    submitted = api.post("/v1/workflows", json=body, headers=as_("alice"))
+    assert submitted.status_code == 201, submitted.text
+    workflow = submitted.json()
+    assert workflow["owner"] == "alice"
+    assert_error(api.get(f"/v1/workflows/{workflow['id']}", headers=as_("bob")), 404)
+    assert_error(api.delete(f"/v1/workflows/{workflow['id']}", headers=as_("bob")), 404)
+    assert workflow["id"] not in {
+        w["id"] for w in api.get("/v1/workflows", headers=as_("bob")).json()}
+    assert_error(api.post("/v1/workflows", json=body, headers=as_("bob")), 409)
+    assert_error(api.post("/v1/workflows", json=body, headers=as_("ops")), 403, "read")
+    step = wait_for(lambda: api.get(f"/v1/workflows/{workflow['id']}",
+                                    headers=as_("alice")).json()["steps"]["slow"]["job"], 30)
+    assert api.get(f"/v1/jobs/{step}", headers=as_("alice")).json()["owner"] == "alice"
+    cancelled = api.delete(f"/v1/workflows/{workflow['id']}", headers=as_("alice")).json()
+    assert cancelled["state"] == "CANCELLED"
+    tokens = Tokens.from_file(service.options.token_file)  # type: ignore[arg-type]
+    exposed = create_app(service, tokens=tokens, attempt_key=service.attempt_key,
+                         exposed=True)
+    with serving(exposed) as client:
+        refused = client.post("/v1/workflows", json={**body, "id": str(uuid.uuid4())},
+                              headers=as_("alice"))
+        assert_error(refused, 403, "role command or admin")
+        assert refused.json()["details"] == [{"loc": "steps.slow.operation",
+                                             "msg": "command not allowed"}]

@@ -115,3 +115,16 @@ def test_numeric_operations_refuse_other_dtypes() -> None:
         op.check_inputs(params, ["<U3"], [(3,)], [[3]])
     with pytest.raises(ValueError, match="unknown dtype"):
         op.check_inputs(params, ["float65"], [(3,)], [[3]])
+
+
+def test_clip_matches_numpy() -> None:
+    x = np.random.default_rng(5).normal(scale=10.0, size=5_000)
+    op, params = transform("clip", {"min": -12.0, "max": 12.0})
+    got = np.concatenate([op.map([p], params, None) for p in uneven_partitions(x, seed=5)])
+    np.testing.assert_array_equal(got, np.clip(x, -12.0, 12.0))
+
+
+def test_clip_refuses_min_above_max() -> None:
+    op = get_operation("clip")
+    with pytest.raises(ValueError, match="min must not exceed max"):
+        op.parse_params({"min": 2.0, "max": 1.0})

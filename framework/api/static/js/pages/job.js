@@ -58,6 +58,9 @@ export function jobPage(id) {
       job.error ? el("p", { class: "error", id: "job-error" }, job.error) : null,
       el("dl", { class: "meta" },
         el("dt", {}, "id"), el("dd", {}, el("code", {}, job.id)),
+        job.workflow ? [el("dt", {}, "workflow"), el("dd", {}, el("a", {
+          id: "job-workflow", href: `#/workflows/${encodeURIComponent(job.workflow)}` },
+          el("code", {}, job.workflow.slice(0, 8)), ` step ${job.step}`))] : null,
         el("dt", {}, "operation"), el("dd", {}, job.operation),
         el("dt", {}, "tasks"), el("dd", {}, taskCounts(job.tasks)),
         el("dt", {}, "attempts"), el("dd", {}, job.attempts),
