@@ -79,10 +79,15 @@ class Panel:
         for column in ("task", "attempt", "host", "state", "progress", ""):
             grid.add_column(column, style="dim" if column == "" else None)
         for t in shown[:ROWS]:
-            note = f"retry after {t.not_before}" if t.not_before else ""
+            if t.not_before:
+                note = f"retry after {t.not_before}"
+            elif t.progress == 0 and t.running_since is not None:
+                # A program that reports nothing: how long it has been at it, at least.
+                note = f"running {seconds(now - t.running_since)}"
+            else:
+                note = f"{t.progress:.0%}"
             grid.add_row(str(t.partition), str(t.attempt or "-"), t.host or "-", t.state,
-                         ProgressBar(total=1.0, completed=t.progress, width=20),
-                         note or f"{t.progress:.0%}")
+                         ProgressBar(total=1.0, completed=t.progress, width=20), note)
         parts: list[Any] = [head, summary]
         if shown:
             parts.append(grid)

@@ -35,6 +35,7 @@ class TaskProgress:
     message: str | None = None
     fault: str | None = None
     not_before: str | None = None
+    running_since: float | None = None  # this client's clock, for a task that reports nothing
 
 
 @dataclass
@@ -49,9 +50,11 @@ class JobProgress:
         progress = cls(job)
         for task in client.json("GET", f"/v1/jobs/{job_id}/tasks"):
             latest = task["attempts"][-1] if task["attempts"] else {}
+            elapsed = task.get("elapsed")
             progress.tasks[task["partition"]] = TaskProgress(
                 task["partition"], task["state"], latest.get("n", 0), latest.get("host"),
-                task.get("progress") or 0.0, latest.get("message"), latest.get("fault"))
+                task.get("progress") or 0.0, latest.get("message"), latest.get("fault"),
+                running_since=time.time() - elapsed if elapsed is not None else None)
         return progress
 
     @property
@@ -106,9 +109,12 @@ class JobProgress:
             task = TaskProgress(event.partition, event.state, event.attempt, event.host,
                                 1.0 if event.state == "FINISHED" else 0.0, event.message,
                                 event.fault, event.not_before)
-            if before is not None and before.attempt == task.attempt \
-                    and task.state == "RUNNING":
+            if task.state == "RUNNING" and before is not None \
+                    and before.attempt == task.attempt:
                 task.progress = before.progress
+                task.running_since = before.running_since or time.time()
+            elif task.state == "RUNNING":
+                task.running_since = time.time()
             self.tasks[event.partition] = task
             if before is not None and (before.state, before.attempt) == (task.state,
                                                                          task.attempt):
@@ -166,7 +172,9 @@ def track(client: Client, params: dict[str, str], load: Callable[[], F],
     while True:
         try:
             with client.events(params, last_id) as events:
-                if progress is None:
+                # Read once the stream is open, so nothing falls between; again on every
+                # reconnection without an id to resume from, which starts at "now".
+                if progress is None or last_id is None:
                     progress = load()
                     show(progress, progress.headline())
                 failing_since = None

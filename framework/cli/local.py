@@ -107,7 +107,11 @@ def data_files(values: list[str]) -> dict[str, bytes]:
 def inputs_data(spec_path: str, inputs: list[str], data: dict[str, bytes]) -> dict[str, bytes]:
     """Each input's .npy: from --data, or generated for the shipped examples (saying so).
     Never invented for a spec of the user's own: a missing input is an error naming it."""
-    example = Path(spec_path).resolve().parent == EXAMPLES
+    unused = [name for name in data if name not in inputs]
+    if unused:
+        raise UserError(f"--data {unused[0]}: {spec_path} reads no input of that name "
+                        f"(its inputs: {', '.join(inputs) or 'none'})")
+    example = is_shipped_example(Path(spec_path))
     missing = [n for n in inputs if n not in data
                and not (example and n in examples.example_names())]
     if missing:
@@ -122,6 +126,16 @@ def inputs_data(spec_path: str, inputs: list[str], data: dict[str, bytes]) -> di
                   file=sys.stderr)
             bodies[name] = npy_bytes(array)
     return bodies
+
+
+def is_shipped_example(path: Path) -> bool:
+    """One of jobs/examples/, wherever femto is installed from: a file of that name there
+    with the same text (a copy of it elsewhere is the example still; an edited one not)."""
+    shipped = EXAMPLES / path.name
+    try:
+        return shipped.is_file() and shipped.read_bytes() == path.read_bytes()
+    except OSError:
+        return False
 
 
 def exit_on_sigterm() -> None:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
+from rich.console import Console
+
+from femto.cli.display import Panel
 from femto.cli.follow import JobProgress, TaskProgress
 from femto.cli.render import bar, histogram_chart, job_lines, parse, result_lines, table
 from femto.events import JobEvent, ProgressEvent, TaskEvent
@@ -107,3 +112,22 @@ def test_a_job_shows_its_spec_error_and_wait() -> None:
         "created  2026-12-02 06:00:00, took 1:30",
         "owner    ana",
     ]
+
+
+def test_the_live_panel_shows_how_long_a_silent_task_has_run() -> None:
+    progress = JobProgress({"id": "j", "name": "quiet", "state": "RUNNING", "attempts": 2,
+                            "started": None, "error": None,
+                            "tasks": {"total": 2, "pending": 0, "running": 2, "finished": 0,
+                                      "failed": 0, "killed": 0}})
+    for partition in (0, 1):
+        progress.apply(TaskEvent(job="j", partition=partition, state="RUNNING", attempt=1,
+                                 host="agent-1"))
+    progress.tasks[0].running_since = time.time() - 75  # as if it started then
+    progress.apply(ProgressEvent(job="j", partition=1, attempt=1, progress=0.5))
+    panel = Panel()
+    panel.progress = progress
+    console = Console(record=True, width=120)
+    console.print(panel)
+    text = console.export_text()
+    assert "running 1:15" in text, text
+    assert "50%" in text

@@ -194,3 +194,26 @@ def test_a_shipped_example_workflow_generates_its_data_and_prints_its_result() -
     assert shown["workflow"]["state"] == "FINISHED"
     assert shown["jobs"]["total"]["result"]["value"] == pytest.approx(
         expected, rel=1e-9, abs=1e-6)
+
+
+def test_data_for_an_input_the_job_does_not_read_is_a_mistake(tmp_path: Path) -> None:
+    # Not silently ignored: with an example, femto would compute on generated data instead.
+    np.save(tmp_path / "d.npy", np.arange(10.0))
+    done = run(str(REPO / "jobs" / "examples" / "pt-histogram.json"),
+               "--data", f"d={tmp_path / 'd.npy'}")
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.endswith("reads no input of that name (its inputs: events)\n")
+    assert "generated" not in done.stderr
+
+
+def test_a_copy_of_a_shipped_example_is_the_example_still(tmp_path: Path) -> None:
+    copy = tmp_path / "pt-sum-hard.json"
+    copy.write_bytes((REPO / "jobs" / "examples" / "pt-sum-hard.json").read_bytes())
+    done = run(str(copy))
+    assert done.returncode == 0, done.stderr
+    assert "generated example data for 'events'" in done.stderr
+    edited = tmp_path / "edited" / "pt-sum-hard.json"
+    edited.parent.mkdir()
+    edited.write_text(copy.read_text().replace("20.0", "30.0"))
+    refused = run(str(edited))
+    assert refused.returncode == 1 and "input 'events' has no data" in refused.stderr
