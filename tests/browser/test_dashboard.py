@@ -19,7 +19,7 @@ def test_a_running_jobs_task_cells_change_without_a_reload(tmp_path: Path, page:
     with running_service(tmp_path / "state") as (service, api):
         upload(api, "numbers", np.arange(300.0), 3)
         job = submit(api, {"name": "slow-copy", "operation": "command",
-                           "params": {"argv": ["sh", "-c", "sleep 2; cat"]},
+                           "params": {"argv": ["sh", "-c", "sleep 3; cat"]},
                            "inputs": ["numbers"], "resources": {"cpus": 0.25, "mem": 32}})
         page.goto(f"{service.url}/#/jobs/{job['id']}")
         cells = page.locator("#tasks [data-partition]")
@@ -28,6 +28,8 @@ def test_a_running_jobs_task_cells_change_without_a_reload(tmp_path: Path, page:
         expect(first).not_to_have_attribute("data-state", "FINISHED")
         page.evaluate("window.loadedOnce = true")  # gone if the page were reloaded
         expect(page.locator("body")).to_have_attribute("data-live", "live")  # the stream
+        # The program reports no progress: its cell says how long it has run instead.
+        expect(page.locator("#tasks .elapsed").first).to_contain_text("running")
         for partition in range(3):
             cell = page.locator(f'#tasks [data-partition="{partition}"]')
             expect(cell).to_have_attribute("data-state", "FINISHED", timeout=60_000)

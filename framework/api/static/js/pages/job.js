@@ -21,6 +21,11 @@ function fillCell(cell, task) {
   lines.push(el("div", {}, task.attempt ? `attempt ${task.attempt}` : "not launched"));
   lines.push(el("div", { class: "host" }, task.host || "\u00a0"));
   lines.push(bar(task.state === "FINISHED" ? 1 : task.progress));
+  if (task.state === "RUNNING" && !task.progress && task.runningSince) {
+    // A program that reports nothing: how long it has been at it, at least.
+    const elapsed = Math.max(0, Math.round((Date.now() - task.runningSince) / 1000));
+    lines.push(el("div", { class: "elapsed" }, `running ${elapsed} s`));
+  }
   if (task.state === "FAILED" && task.message) {
     lines.push(el("div", { class: "message" }, task.message));
   }
@@ -34,6 +39,8 @@ function taskFromView(view) {
     partition: view.partition, state: view.state, progress: view.progress,
     attempt: attempt ? attempt.n : 0, host: attempt ? attempt.host : null,
     message: attempt ? attempt.message : null, fault: attempt ? attempt.fault : null,
+    runningSince: view.elapsed === null || view.elapsed === undefined
+      ? null : Date.now() - 1000 * view.elapsed,
   };
 }
 
@@ -89,8 +96,15 @@ export function jobPage(id) {
   }
   const reload = () => guarded(load());
   const reloadSoon = throttle(reload, 300);
+  // Silent running tasks count their seconds without an event.
+  const ticking = setInterval(() => {
+    for (const { cell, task } of cells.values()) {
+      if (task.state === "RUNNING" && !task.progress) fillCell(cell, task);
+    }
+  }, 1000);
   return {
     reload,
+    stop: () => clearInterval(ticking),
     onEvent(type, data) {
       if (data.job !== id || job === null) return;
       if (type === "job") {
@@ -103,6 +117,11 @@ export function jobPage(id) {
       const known = cells.get(data.partition);
       if (!known) return;
       if (type === "task") {
+        const same = data.attempt === known.task.attempt;
+        if (!same) known.task.progress = 0; // a new attempt starts from nothing
+        if (data.state === "RUNNING" && !(same && known.task.runningSince)) {
+          known.task.runningSince = Date.now();
+        }
         Object.assign(known.task, {
           state: data.state, attempt: data.attempt, host: data.host, message: data.message,
           fault: data.fault,
