@@ -29,6 +29,10 @@ class ApiError(Exception):
             else str(d.get("loc") if isinstance(d, dict) else d)
             for d in self.details
         )
+        if self.status == 0:  # never reached: there is no answer to name
+            return self.message
+        if where and where in self.message:  # a 422's message names its fields already
+            where = ""
         return f"{self.message} (HTTP {self.status}{'; ' + where if where else ''})"
 
 

@@ -142,7 +142,7 @@ class LocalMesos:
         if self._failure is not None:
             self._thread.join()
             self._watchdog.stop()
-            raise RuntimeError(f"localmesos failed to start: {self._failure}") from self._failure
+            raise RuntimeError(f"could not start: {self._failure}") from self._failure
 
     def stop(self) -> None:
         """Shuts down every executor and task (no process is left behind), then the servers."""

@@ -208,7 +208,7 @@ def logs(args: argparse.Namespace) -> int:
                       ("TASK_FAILED", "TASK_ERROR")]
             picked = failed or [t for t in listed if t["attempts"]] or listed
             partition = picked[0]["partition"] if picked else 0
-            print(f"femto: partition {partition} of job {args.id}", file=sys.stderr)
+            print(f"partition {partition} of job {args.id}", file=sys.stderr)
         for chunk in client.task_log(args.id, partition, args.file, follow=args.follow,
                                      attempt=args.attempt):
             # --json: the API's chunks, one JSON object a line, for a script to follow.

@@ -198,8 +198,9 @@ def build_parser() -> Parser:
     command("watch", commands.watch, "follow a job until it ends (Ctrl-C detaches)"
             ).add_argument("id", metavar="ID", help="the job's id")
     jobs = command("jobs", commands.jobs, "list jobs, newest first")
-    jobs.add_argument("--state", help="only jobs in this state (PENDING, RUNNING, FINISHED, "
-                                      "FAILED, CANCELLED)")
+    jobs.add_argument("--state", type=str.upper,
+                      help="only jobs in this state (PENDING, RUNNING, FINISHED, FAILED, "
+                           "CANCELLED; any case)")
     command("status", commands.status, "show a job: state, tasks, spec and result"
             ).add_argument("id", metavar="ID", help="the job's id")
     command("tasks", commands.tasks, "list a job's task attempts: host, state, times, "
@@ -225,8 +226,9 @@ def build_parser() -> Parser:
                       help="keep printing until the attempt ends")
 
     listed = command("workflows", commands.workflows, "list workflows, newest first")
-    listed.add_argument("--state", help="only workflows in this state (PENDING, RUNNING, "
-                                        "FINISHED, FAILED, CANCELLED)")
+    listed.add_argument("--state", type=str.upper,
+                        help="only workflows in this state (PENDING, RUNNING, FINISHED, "
+                             "FAILED, CANCELLED; any case)")
     workflow = commands_.add_parser("workflow", help="submit, show, follow, cancel a "
                                     "workflow (steps of jobs run as their inputs are made)",
                                     parents=shared)

@@ -152,9 +152,10 @@ class Engine(JobReads):
                 case Progressed(job_id, partition, attempt, progress):
                     job = self._active_job(job_id)
                     if job is not None:
+                        # Four places: the float noise of a fraction's sums is nobody's.
                         self.events.publish([(ProgressEvent(
                             job=job_id, partition=partition, attempt=attempt,
-                            progress=progress), job_id, job.owner)])
+                            progress=round(progress, 4)), job_id, job.owner)])
                 case RecordPartial(job_id, partition, attempt, value):
                     results.record_partial(self.store, job_id, partition, attempt, value)
                 case Complete(job_id):

@@ -89,6 +89,7 @@ class _Breaker:
         self._ping = ping
         self._interval = interval
         self._down: str | None = None  # why, while the server does not answer
+        self.reached = False  # whether any call has got through yet
         self._lock = threading.Lock()
         self._closed = threading.Event()
 
@@ -103,7 +104,9 @@ class _Breaker:
             if self._down is not None or self._closed.is_set():
                 return
             self._down = reason
-        log.warning("mongodb unreachable (%s): failing fast until a ping answers", reason)
+        # Never reached (a wrong URL at start-up): the caller's own error says it all.
+        log.log(logging.WARNING if self.reached else logging.DEBUG,
+                "mongodb unreachable (%s): failing fast until a ping answers", reason)
         threading.Thread(target=self._probe, name="mongodb-probe", daemon=True).start()
 
     def _probe(self) -> None:
@@ -366,6 +369,7 @@ class MongoStore:
         self._breaker.check(context)
         try:
             yield
+            self._breaker.reached = True
         except ConnectionFailure as exc:
             reason = _reason(exc)
             self._breaker.trip(reason)

@@ -117,7 +117,7 @@ def test_tasks_names_whose_fault_a_failure_was(served: Service, tmp_path: Path) 
     assert [(r[0], r[1], r[2], r[7]) for r in rows] == [("0", "1", "FAILED", "work"),
                                                          ("0", "2", "FAILED", "work")]
     logs = femto(served, "logs", job["id"])
-    assert "broken" in logs.stdout and logs.stderr == f"femto: partition 0 of job {job['id']}\n"
+    assert "broken" in logs.stdout and logs.stderr == f"partition 0 of job {job['id']}\n"
     chunks = [json.loads(line) for line in
               femto(served, "--json", "logs", job["id"], "0", "--attempt", "1").stdout
               .splitlines()]

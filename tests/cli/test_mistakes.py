@@ -57,8 +57,9 @@ def test_run_names_an_input_without_data(tmp_path: Path) -> None:
     a_mistake(femto(None, "run", str(spec), check=False),
               "input 'signal' has no data: give --data signal=FILE.npy")
     save(tmp_path / "x.npy", np.arange(3.0))
+    # A misspelt name: told so, with the names the job does read.
     a_mistake(femto(None, "run", str(spec), "--data", "sig=" + str(tmp_path / "x.npy"),
-                    check=False), "input 'signal' has no data")
+                    check=False), "--data sig:", "(its inputs: signal)")
     bad = write_spec(tmp_path / "bad.json", name="b", operation="nope", inputs=["x"])
     a_mistake(femto(None, "run", str(bad), check=False), "unknown operation 'nope'")
 
@@ -69,6 +70,7 @@ def test_serve_on_an_unreachable_mongodb(tmp_path: Path) -> None:
                  "--store", store, check=False, timeout=60)
     a_mistake(done, "cannot start: mongodb", "Connection refused")
     assert len(done.stderr) < 400, done.stderr  # not pymongo's topology description
+    assert len(done.stderr.splitlines()) == 1, done.stderr  # nor a log line before it
 
 
 def test_a_bad_log_level_and_other_usage_mistakes(served: Service) -> None:
@@ -116,5 +118,5 @@ def test_localmesos_on_a_taken_port() -> None:
                               timeout=60)
     assert done.returncode == 1, done.stderr
     assert done.stderr.strip().splitlines() == [
-        f"localmesos: localmesos failed to start: [Errno 98] cannot listen on "
+        f"localmesos: could not start: [Errno 98] cannot listen on "
         f"127.0.0.1:{port}: Address already in use"]

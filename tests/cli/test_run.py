@@ -113,8 +113,8 @@ def test_femto_run_transforms_equal_numpy(tmp_path: Path, operation: str, params
     spec = tmp_path / "job.json"
     spec.write_text(json.dumps({"name": operation, "operation": operation, "params": params,
                                 "inputs": inputs, "output": "out"}))
-    done = run("--json", str(spec), "--data", f"x={tmp_path / 'x.npy'}",
-               "--data", f"y={tmp_path / 'y.npy'}", "--partitions", "7",
+    data = [arg for name in inputs for arg in ("--data", f"{name}={tmp_path / name}.npy")]
+    done = run("--json", str(spec), *data, "--partitions", "7",
                "-o", str(tmp_path / "out.npy"))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["result"] == {"dataset": "out"}
