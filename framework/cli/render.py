@@ -97,7 +97,8 @@ def counts(tasks: dict[str, int]) -> str:
 
 
 def spec_line(spec: dict[str, Any]) -> str:
-    params = " ".join(f"{k}={json.dumps(v)}" for k, v in (spec.get("params") or {}).items())
+    params = " ".join(f"{k}={json.dumps(v)}" for k, v in (spec.get("params") or {}).items()
+                      if v is not None)  # a default left unset says nothing
     resources = spec.get("resources") or {}
     parts = [f"inputs {', '.join(spec.get('inputs') or []) or '-'}"]
     if spec.get("output"):
