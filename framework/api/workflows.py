@@ -94,7 +94,7 @@ def list_workflows(
                                description="from the Link header of the page before"),
 ) -> JSONResponse:
     """A page of workflows, newest first, as GET /v1/jobs."""
-    page, total, following = workflows.list(
+    page, total, following = workflows.list_workflows(
         state.value if state else None, principal.owner_filter, limit=limit,
         before=cursors.decode(cursor) if cursor is not None else None)
     headers = {"X-Total-Count": str(total)}

@@ -93,7 +93,7 @@ class Workflows:
                            [{"loc": "id", "msg": "unknown workflow"}])
         return view(from_doc(doc))
 
-    def list(self, state: str | None, owner: str | None, *, limit: int,
+    def list_workflows(self, state: str | None, owner: str | None, *, limit: int,
              before: int | None) -> tuple[list[dict[str, Any]], int, int | None]:
         """A page, newest first; how many match; where the next page starts (or None)."""
         equals: dict[str, Any] = {"state": state} if state else {}

@@ -209,8 +209,8 @@ def _step(
         errors.add(f"steps.{step}.id", "a step's job id is the workflow's to choose")
         return None
     body.setdefault("name", f"{wf_name}-{step}")
-    if outputs[step] is not None:
-        body["output"] = outputs[step]
+    if outputs[step] is not None and body.get("output") is None:
+        body["output"] = outputs[step]  # a bad one given is admission's to report
     inputs = body.get("inputs")
     if isinstance(inputs, list):
         body["inputs"] = [_resolve(v, outputs) for v in inputs]

@@ -138,3 +138,8 @@ def test_a_long_chain_is_checked_without_recursion() -> None:
 def test_too_many_steps() -> None:
     steps = {f"s{i}": {"operation": "count", "inputs": ["signal"]} for i in range(1001)}
     assert "steps" in locs(steps)
+
+
+def test_a_bad_output_is_reported_not_replaced() -> None:
+    assert "steps.a.output" in locs({"a": {"operation": "real2bin", "inputs": ["signal"],
+                                           "output": 5}})
