@@ -1,9 +1,14 @@
-"""The opaque cursor of GET /v1/jobs: a store position a client hands back unread."""
+"""The opaque cursor of GET /v1/jobs and /v1/workflows: a store position a client hands back
+unread, and the pages that carry it."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
 
 from femto.errors import Invalid
 
@@ -27,3 +32,13 @@ def decode(cursor: str) -> int:
         raise Invalid(f"cursor {cursor!r} is not one femto gave: take it from the Link header",
                       [{"loc": "cursor", "msg": "unknown cursor"}])
     return int(number)
+
+
+def page(request: Request, items: list[Any], total: int, following: int | None,
+         limit: int) -> JSONResponse:
+    """One page of a newest-first list: X-Total-Count, and a Link to the next page."""
+    headers = {"X-Total-Count": str(total)}
+    if following is not None:
+        url = request.url.include_query_params(cursor=encode(following), limit=limit)
+        headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+    return JSONResponse(items, headers=headers)

@@ -71,11 +71,7 @@ def list_jobs(
     jobs, total, following = engine.list_jobs(
         state.value if state else None, owner=principal.owner_filter, limit=limit,
         before=cursors.decode(cursor) if cursor is not None else None)
-    headers = {"X-Total-Count": str(total)}
-    if following is not None:
-        url = request.url.include_query_params(cursor=cursors.encode(following), limit=limit)
-        headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
-    return JSONResponse(jobs, headers=headers)
+    return cursors.page(request, jobs, total, following, limit)
 
 
 @router.get("/{job_id}", response_model=JobObject, responses=errors(404))

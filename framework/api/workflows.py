@@ -97,11 +97,7 @@ def list_workflows(
     page, total, following = workflows.list_workflows(
         state.value if state else None, principal.owner_filter, limit=limit,
         before=cursors.decode(cursor) if cursor is not None else None)
-    headers = {"X-Total-Count": str(total)}
-    if following is not None:
-        url = request.url.include_query_params(cursor=cursors.encode(following), limit=limit)
-        headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
-    return JSONResponse(page, headers=headers)
+    return cursors.page(request, page, total, following, limit)
 
 
 @router.get("/{workflow_id}", response_model=WorkflowObject, responses=errors(404))
