@@ -15,6 +15,8 @@ def dask_client(workers: int) -> Iterator[Any]:
     # Imported here: the bench extra brings dask, and the other benchmarks run without it.
     from dask.distributed import Client, LocalCluster
 
+    # Dask's scheduler runs in this process and logs each worker's comings and goings.
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                       dashboard_address=None, silence_logs=logging.ERROR) as cluster, \
             Client(cluster) as client:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from bench.cluster import expect, femto, run_job, upload
-from bench.cpu import tree_cpu_seconds
+from bench.cpu import spent, tree_cpu_seconds
 from bench.dask_peer import dask_client
 from bench.stats import overhead_ms, ratio, steady_rate
 from femto.jobs.operations.noop import Noop, NoopParams
@@ -46,11 +46,12 @@ def noop_seconds(repeat: int = 10_000) -> float:
 
 
 def figures(n: int, wall: float, completions: list[float], work: float,
-            cpu_s: float) -> dict[str, float]:
+            cpu: dict[str, float]) -> dict[str, Any]:
     rate = steady_rate(completions)
     return {
         "tasks": n, "wall_s": wall, "tasks_per_s": n / wall,
-        "cpu_ms_per_task": 1000.0 * (cpu_s / n - work),
+        "cpu_ms_per_task": 1000.0 * (sum(cpu.values()) / n - work),
+        "cpu_ms_per_task_by_process": {role: 1000.0 * s / n for role, s in cpu.items()},
         "steady_tasks_per_s": rate,
         "overhead_ms_per_task": overhead_ms(rate, work, WORKERS),
         "end_to_end_overhead_ms_per_task": overhead_ms(n / wall, work, WORKERS),
@@ -76,7 +77,7 @@ def measure_femto(n: int, state_dir: Path, work: float) -> dict[str, Any]:
         run_job(client, {**spec, "name": "bench-warm-up", "inputs": ["warm"]}, 120.0)
         cpu = tree_cpu_seconds()
         wall, job = run_job(client, spec, 600.0)
-        cpu = tree_cpu_seconds() - cpu
+        cpu = spent(cpu, tree_cpu_seconds())
         if job["result"] != {"tasks": n}:
             raise RuntimeError(f"noop job result {job['result']}, expected {n} tasks")
         tasks = expect(client.get(f"/v1/jobs/{job['id']}/tasks"), 200)
@@ -91,7 +92,7 @@ def measure_pool(n: int, work: float) -> dict[str, Any]:
         pool.map(noop_task, range(WORKERS * 4), chunksize=1)  # warm: workers up, imports done
         cpu, start, epoch_start = tree_cpu_seconds(), time.perf_counter(), time.time()
         completions = list(pool.imap_unordered(noop_task, range(n), chunksize=1))
-        wall, cpu = time.perf_counter() - start, tree_cpu_seconds() - cpu
+        wall, cpu = time.perf_counter() - start, spent(cpu, tree_cpu_seconds())
     check_completions(completions, n, epoch_start, "Pool")
     return {**figures(n, wall, completions, work, cpu), "workers": WORKERS, "chunksize": 1,
             "includes": "imap_unordered over a started Pool (spawn), chunksize 1"}
@@ -103,7 +104,7 @@ def measure_dask(n: int, work: float) -> dict[str, Any]:
         cpu, start, epoch_start = tree_cpu_seconds(), time.perf_counter(), time.time()
         # pure=False: a task per call, as femto runs a task per partition, never a cache hit.
         completions = client.gather(client.map(noop_task, range(n), pure=False))
-        wall, cpu = time.perf_counter() - start, tree_cpu_seconds() - cpu
+        wall, cpu = time.perf_counter() - start, spent(cpu, tree_cpu_seconds())
     check_completions(completions, n, epoch_start, "Dask")
     return {**figures(n, wall, completions, work, cpu), "workers": WORKERS,
             "threads_per_worker": 1,
