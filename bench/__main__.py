@@ -22,10 +22,11 @@ from bench.failover import run_failover
 from bench.master_memory import run_master_memory
 from bench.memory import run_memory
 from bench.report import figures, render, rows
+from bench.scale import run_scale
 from bench.throughput import run_throughput
 
 RESULTS = Path(__file__).with_name("results.json")
-NAMES = ("throughput", "data_job", "api", "failover", "memory", "master_memory")
+NAMES = ("throughput", "data_job", "api", "failover", "memory", "master_memory", "scale")
 
 # (full, quick) sizes, as the issue fixes them.
 SIZES: dict[str, tuple[Any, Any]] = {
@@ -35,7 +36,10 @@ SIZES: dict[str, tuple[Any, Any]] = {
     "api": (10.0, 10.0),
     "memory": (100_000, 100_000),
     "master_memory": (4_000, 2_500),  # jobs: the issue's 4,000; quick still twice the buffer
+    "scale": (1_000, 200),  # tasks per cluster size
 }
+# Agent counts `scale` sweeps (full, quick): the issue's 2 to 50.
+SCALE_AGENTS = ((2, 10, 25, 50), (2, 6, 12))
 
 
 def benchmarks(quick: bool) -> dict[str, Callable[[Path], dict[str, Any]]]:
@@ -48,6 +52,7 @@ def benchmarks(quick: bool) -> dict[str, Callable[[Path], dict[str, Any]]]:
         "memory": lambda d: run_memory(int(size["memory"]), d / "memory"),
         "master_memory": lambda d: run_master_memory(int(size["master_memory"]),
                                                      d / "master_memory"),
+        "scale": lambda d: run_scale(SCALE_AGENTS[quick], int(size["scale"]), d / "scale"),
     }
 
 

@@ -139,10 +139,21 @@ def master_memory_figures(r: dict[str, Any]) -> list[Figure]:
                    "filling")]
 
 
+def scale_figures(r: dict[str, Any]) -> list[Figure]:
+    """The fitted growth per agent, against its own standard error: flat is a slope
+    within noise of zero."""
+    return [
+        Figure("scale", f"{what} slope per agent (+- stderr)", r[key]["slope"],
+               r[key]["stderr"], "stderr")
+        for what, key in (("CPU ms/task", "cpu_ms_per_task_slope_per_agent"),
+                          ("offer round p50 ms", "offer_round_ms_slope_per_agent"))
+    ]
+
+
 FIGURES: dict[str, Callable[[dict[str, Any]], list[Figure]]] = {
     "throughput": throughput_figures, "data_job": data_job_figures, "api": api_figures,
     "failover": failover_figures, "memory": memory_figures,
-    "master_memory": master_memory_figures,
+    "master_memory": master_memory_figures, "scale": scale_figures,
 }
 
 

@@ -80,3 +80,13 @@ def test_table_shows_skips_and_errors_instead_of_figures() -> None:
     assert text.splitlines()[0].split() == ["benchmark", "figure", "femto", "peer", "ratio",
                                             "target"]
     assert "no leader election" in text
+
+
+def test_scale_slope_is_flat_for_flat_figures_and_finds_a_growing_term() -> None:
+    from bench.scale import slope
+
+    agents = [2.0, 10.0, 25.0, 50.0]
+    flat = slope(agents, [1.0, 1.1, 0.9, 1.0])
+    assert abs(flat["slope"]) < 2 * flat["stderr"]
+    growing = slope(agents, [1.0 + 0.1 * a for a in agents])
+    assert growing["slope"] == pytest.approx(0.1)
