@@ -97,7 +97,7 @@ def run_scale(agent_counts: tuple[int, ...], tasks: int, state_dir: Path) -> dic
     state_dir.mkdir(parents=True, exist_ok=True)
     points = [measure(n, tasks, state_dir / f"agents-{n}") for n in agent_counts]
     xs = [p["agents"] for p in points]
-    result = {
+    result: dict[str, Any] = {
         "by_agents": points,
         "cpu_ms_per_task_slope_per_agent": slope(xs, [p["cpu_ms_per_task"] for p in points]),
         "offer_round_ms_slope_per_agent": slope(xs, [p["offer_round_p50_ms"] for p in points]),
