@@ -25,7 +25,11 @@ def test_throughput(tmp_path: Path) -> None:
     dask, pool = result["peer"]["dask"], result["peer"]["pool"]
     assert result["tasks"] == dask["tasks"] == pool["tasks"] == 20
     for side in (result, dask, pool):
-        assert positive(side["tasks_per_s"], side["steady_tasks_per_s"], side["cpu_ms_per_task"])
+        assert positive(side["tasks_per_s"], side["steady_tasks_per_s"])
+        assert isinstance(side["cpu_ms_per_task"], float)
+    # A scheduler's CPU per task is real work beyond the no-op; the Pool's is near zero and
+    # may come out a hair below it, so only the schedulers' must be positive.
+    assert positive(result["cpu_ms_per_task"], dask["cpu_ms_per_task"])
     assert result["ratio"] == pytest.approx(
         result["overhead_ms_per_task"] / dask["overhead_ms_per_task"])
     assert result["overhead_definition"].startswith("1000 / steady tasks/s")
