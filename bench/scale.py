@@ -18,6 +18,8 @@ from bench.cluster import femto, run_job, upload
 from bench.queue import measure_queue
 from bench.scale_meters import AGENT_CPUS, AGENT_MEM, cpu_seconds, timed_offer_rounds
 
+PLOT = Path(__file__).with_name("scale.png")
+
 
 def measure(agents: int, tasks: int, state_dir: Path) -> dict[str, float]:
     spec = {"name": "bench-scale", "operation": "noop", "inputs": ["noop"],
@@ -71,7 +73,7 @@ def plot(points: list[dict[str, float]], queue: list[dict[str, float]], path: Pa
 
 
 def run_scale(agent_counts: tuple[int, ...], tasks: int, state_dir: Path,
-              queue_sizes: tuple[int, ...] = ()) -> dict[str, Any]:
+              queue_sizes: tuple[int, ...] = (), plot_to: Path = PLOT) -> dict[str, Any]:
     """Over the agent counts, then (a backlog of each size queued, bench.queue) over the
     queue; `tasks` measured tasks at each point."""
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -91,6 +93,6 @@ def run_scale(agent_counts: tuple[int, ...], tasks: int, state_dir: Path,
         result["offer_round_ms_slope_per_1000_queued"] = slope(
             thousands, [p["offer_round_p50_ms"] for p in queue])
     result["load_average"] = list(os.getloadavg())
-    result["plot"] = plot(points, queue, Path(__file__).with_name("scale.png"))
+    result["plot"] = plot(points, queue, plot_to)
     (state_dir / "scale.json").write_text(json.dumps(result, indent=2))
     return result

@@ -84,7 +84,8 @@ def test_failover_measures_or_says_why_not(tmp_path: Path) -> None:
 def test_scale_over_agents_and_the_queue(tmp_path: Path) -> None:
     from bench.scale import run_scale
 
-    result = run_scale((2, 3), 20, tmp_path, queue_sizes=(1_000, 2_000))
+    result = run_scale((2, 3), 20, tmp_path, queue_sizes=(1_000, 2_000),
+                       plot_to=tmp_path / "scale.png")
     assert [p["agents"] for p in result["by_agents"]] == [2, 3]
     # The backlog stays queued behind the measured job: every point measures at its size.
     assert [(p["queued"], p["queued_after"]) for p in result["by_queue"]] == [
@@ -94,3 +95,4 @@ def test_scale_over_agents_and_the_queue(tmp_path: Path) -> None:
     table = render(rows({"scale": result}))
     assert "CPU ms/task slope per agent" in table
     assert "CPU ms/task slope per 1,000 queued" in table
+    assert result["plot"] is None or Path(result["plot"]).stat().st_size > 0
