@@ -235,8 +235,12 @@ class Datasets:
             path = self.store.blob_path(part["blob"]) if part["blob"] else None
             uri = Path(path).as_uri() if path else part["uri"]
             refs.append({
-                "uri": uri, "url": f"{api_url}/executor/datasets/{doc['name']}/partitions/{i}",
+                "uri": uri, "url": partition_url(api_url, doc["name"], i),
                 "length": part["length"], "dtype": doc["dtype"], "host": part["host"],
             })
         return refs
 
+
+def partition_url(api_url: str, dataset: str, partition: int) -> str:
+    """Where an executor reads a partition through the API."""
+    return f"{api_url}/executor/datasets/{dataset}/partitions/{partition}"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, overload
 
+from femto.datasets import partition_url
 from femto.engine.admission import Admitted
 from femto.jobs.limits import Limits
 from femto.jobs.wire import PartitionRef
@@ -33,8 +35,7 @@ class EngineConfig:
 
 @dataclass(frozen=True, slots=True)
 class InputPartition:
-    """One partition of a job's input, held per queued task: plain slots, a fifth of what
-    a PartitionRef model costs (100,000 queued tasks are the memory benchmark's case)."""
+    """One partition of a job's input, as the core reads it (InputColumns holds them)."""
 
     uri: str | None
     url: str | None
@@ -50,6 +51,39 @@ class InputPartition:
             uri=self.uri, url=self.url, length=self.length, dtype=self.dtype)
 
 
+class InputColumns(Sequence[InputPartition]):
+    """One input's partitions as columns, read as InputPartitions made on demand. A queued
+    task holds no object and no API URL of its own: per partition, three references
+    into lists (and the uri string the dataset names)."""
+
+    __slots__ = ("_api_url", "_dataset", "_dtype", "_hosts", "_lengths", "_uris")
+
+    def __init__(self, api_url: str, dataset: str, dtype: str, refs: list[dict[str, Any]]
+                 ) -> None:
+        self._api_url, self._dataset, self._dtype = api_url, dataset, dtype
+        self._uris: list[str | None] = [r["uri"] for r in refs]
+        self._lengths: list[int] = [r["length"] for r in refs]
+        self._hosts: list[str | None] = [r["host"] for r in refs]
+
+    def __len__(self) -> int:
+        return len(self._uris)
+
+    @overload
+    def __getitem__(self, index: int) -> InputPartition: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[InputPartition]: ...
+
+    def __getitem__(self, index: int | slice) -> InputPartition | list[InputPartition]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        return InputPartition(self._uris[index],
+                              partition_url(self._api_url, self._dataset, index),
+                              self._lengths[index], self._dtype, self._hosts[index])
+
+
 @dataclass(slots=True)
 class ActiveJob:
     """An unfinished job (or one that ended and is not yet forgotten), all in memory."""
@@ -57,6 +91,6 @@ class ActiveJob:
     job: Job
     tasks: list[Task]
     admitted: Admitted
-    inputs: list[list[InputPartition]]  # per input, per partition
+    inputs: list[Sequence[InputPartition]]  # per input, per partition
     # partition -> the attempt whose partial is recorded (exactly once: the first wins)
     partials: dict[int, int] = field(default_factory=dict)

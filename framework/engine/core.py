@@ -9,6 +9,7 @@ on load) and calls no driver; the shell (framework.engine.shell) does both."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,7 +127,7 @@ class Core:
     # ----- jobs in and out ------------------------------------------------
 
     def load(self, job: Job, tasks: list[Task], admitted: Admitted,
-             inputs: list[list[InputPartition]], partials: dict[int, int], now: float) -> None:
+             inputs: list[Sequence[InputPartition]], partials: dict[int, int], now: float) -> None:
         """Take a job the store holds: its tasks and the partials already recorded."""
         self.active[job.id] = ActiveJob(job, tasks, admitted, inputs, dict(partials))
         job.counts, job.attempts = {}, 0
@@ -139,7 +140,7 @@ class Core:
                 self.launching[task.key] = (task, now)
 
     def admit(self, job: Job, tasks: list[Task], admitted: Admitted,
-              inputs: list[list[InputPartition]], now: float) -> list[Instruction]:
+              inputs: list[Sequence[InputPartition]], now: float) -> list[Instruction]:
         """A job just submitted (and stored): its tasks want offers."""
         self._check_leading()
         self.load(job, tasks, admitted, inputs, {}, now)

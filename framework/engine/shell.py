@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
@@ -21,7 +21,7 @@ from femto import credentials
 from femto.datasets import Datasets, check_name
 from femto.engine import results
 from femto.engine.admission import Admitted, admit, check_inputs, readmit
-from femto.engine.config import EngineConfig, InputPartition
+from femto.engine.config import EngineConfig, InputColumns, InputPartition
 from femto.engine.core import Core, Halted
 from femto.engine.instructions import (
     Complete,
@@ -279,12 +279,10 @@ class Engine(JobReads):
         job.state, job.error, job.finished = JobState.FAILED, reason, now
         self.store.put("jobs", job.id, job.to_doc())
 
-    def _inputs(self, docs: list[dict[str, Any]]) -> list[list[InputPartition]]:
-        return [
-            [InputPartition(r["uri"], r["url"], r["length"], r["dtype"], r["host"])
-             for r in self.datasets.refs(doc, self.config.api_url)]
-            for doc in docs
-        ]
+    def _inputs(self, docs: list[dict[str, Any]]) -> list[Sequence[InputPartition]]:
+        return [InputColumns(self.config.api_url, doc["name"], doc["dtype"],
+                             self.datasets.refs(doc, self.config.api_url))
+                for doc in docs]
 
     # ----- users ----------------------------------------------------------
 
