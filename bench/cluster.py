@@ -77,8 +77,9 @@ def wait_done(client: httpx.Client, job_id: str, timeout: float, poll: float = 0
     raise TimeoutError(f"job {job_id} not over after {timeout}s")
 
 
-def run_job(client: httpx.Client, spec: dict[str, Any], timeout: float) -> tuple[float, dict]:
+def run_job(client: httpx.Client, spec: dict[str, Any], timeout: float, poll: float = 0.01
+            ) -> tuple[float, dict]:
     """Seconds from submission to an observed FINISHED, and the finished job."""
     start = time.perf_counter()
-    job = wait_done(client, submit(client, spec), timeout)
+    job = wait_done(client, submit(client, spec), timeout, poll)
     return time.perf_counter() - start, job

@@ -16,7 +16,13 @@ from typing import Any
 import numpy as np
 
 from bench.cluster import femto_service, upload, wait_done
-from bench.scale_meters import AGENT_CPUS, AGENT_MEM, cpu_seconds, timed_offer_rounds
+from bench.scale_meters import (
+    AGENT_CPUS,
+    AGENT_MEM,
+    POLL_S,
+    cpu_seconds,
+    timed_offer_rounds,
+)
 
 BACKLOG_JOBS = 1_000
 AGENTS = 2
@@ -51,7 +57,7 @@ def measure_queue(queued: int, tasks: int, state_dir: Path) -> dict[str, float]:
             gc.collect()
         with timed_offer_rounds() as rounds:
             cpu = cpu_seconds()
-            wait_done(client, job["id"], 600.0)
+            wait_done(client, job["id"], 600.0, POLL_S)
             cpu = cpu_seconds() - cpu
         with engine.lock:
             left = len(engine.pending)

@@ -16,7 +16,13 @@ import numpy as np
 
 from bench.cluster import femto, run_job, upload
 from bench.queue import measure_queue
-from bench.scale_meters import AGENT_CPUS, AGENT_MEM, cpu_seconds, timed_offer_rounds
+from bench.scale_meters import (
+    AGENT_CPUS,
+    AGENT_MEM,
+    POLL_S,
+    cpu_seconds,
+    timed_offer_rounds,
+)
 
 PLOT = Path(__file__).with_name("scale.png")
 
@@ -28,7 +34,7 @@ def measure(agents: int, tasks: int, state_dir: Path) -> dict[str, float]:
         upload(client, "noop", np.zeros(tasks), tasks)
         with timed_offer_rounds() as rounds:
             cpu = cpu_seconds()
-            wall, _ = run_job(client, spec, 600.0)
+            wall, _ = run_job(client, spec, 600.0, POLL_S)
             cpu = cpu_seconds() - cpu
     return {"agents": agents, "tasks": tasks, "wall_s": wall,
             "cpu_ms_per_task": 1e3 * cpu / tasks,
