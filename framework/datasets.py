@@ -7,6 +7,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,9 @@ class Datasets:
         self.store = store
         self.data_roots = data_roots or DataRoots()
         self.limits = limits or Limits()
+        # Called with each new dataset's document (the triggers watching dataset names);
+        # each must only take note, as a caller may hold the engine lock.
+        self.on_created: list[Callable[[dict[str, Any]], None]] = []
 
     def _check_partitions(self, count: int) -> None:
         try:
@@ -175,6 +179,8 @@ class Datasets:
         except KeyConflict as exc:
             self._drop_blobs(doc)
             raise Conflict(f"dataset {doc['name']!r} exists", [{"loc": "name"}]) from exc
+        for note in list(self.on_created):
+            note(doc)
 
     def delete(self, name: str) -> None:
         doc = self.get(name)
