@@ -14,6 +14,7 @@ import functools
 import logging
 import os
 import queue
+import socket
 import threading
 import time
 import uuid
@@ -274,10 +275,13 @@ class Triggers:
         except LOST_LEADER:
             raise
         except FemtoError as exc:
-            record = {**record, "state": FAILED, "error": exc.message}
+            told = "; ".join(f"{d.get('loc')}: {d.get('msg')}" for d in exc.details
+                             if d.get("msg") and str(d.get("msg")) not in exc.message)
+            record = {**record, "state": FAILED,
+                      "error": exc.message + (f" ({told})" if told else "")}
             self.store.put(FIRED, key, record)
             self._done.add(key)
-            self._error(doc["name"], item, exc.message)
+            self._error(doc["name"], item, record["error"])
             self._publish(doc, "failed", record)
             return
         record = {**record, "state": SUBMITTED}
@@ -301,7 +305,8 @@ class Triggers:
             source == f"job:{f['id']}" for f in self.store.find(FIRED, trigger=doc["id"]))
 
     def _register(self, watch: Watch, file: str, name: str) -> None:
-        """The fired file as a dataset, where it lies; one this firing registered before
+        """The fired file as a dataset, where it lies (on `host`, by default this
+        scheduler's, which sees the file); one this firing registered before
         (a leader that died after registering) is taken as it is."""
         assert watch.directory is not None
         uri = Path(watch.directory, file).as_uri()
@@ -317,7 +322,8 @@ class Triggers:
             raise Invalid(f"{uri}: only one-dimensional files, one partition each, can be "
                           f"registered in place here; it holds shape {header.shape}")
         self.datasets.register({"name": name, "dtype": header.dtype.str, "partitions": [
-            {"uri": uri, "host": watch.host, "length": header.shape[0]}]})
+            {"uri": uri, "host": watch.host or socket.gethostname(),
+             "length": header.shape[0]}]})
 
     def _submit(self, doc: dict[str, Any], record: dict[str, Any]) -> None:
         body = fill(doc["submit"], record["dataset"], record["id"])
