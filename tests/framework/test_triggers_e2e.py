@@ -15,6 +15,7 @@ import httpx
 import numpy as np
 import pytest
 
+from femto.api.triggers import TriggerObject
 from femto.events import TriggerEvent, read_stream
 from femto.store.sqlite import SqliteStore
 from tests.framework.helpers import npy, running_service, upload, wait_done
@@ -190,8 +191,34 @@ def test_bad_triggers_are_refused_and_nothing_is_kept(served: httpx.Client, inbo
                                            "submit": {**SUM, "operation": "nope"}})
     assert wrong.status_code == 422 and "submit" in wrong.json()["error"]
     assert api.get("/v1/triggers").json() == []
-    trigger(api, "t", {"directory": str(inbox)})
+    TriggerObject.model_validate(trigger(api, "t", {"directory": str(inbox)}))
+    TriggerObject.model_validate(api.get("/v1/triggers").json()[0])
     taken = api.post("/v1/triggers", json={"name": "t", "watch": {"datasets": "x"},
                                            "submit": SUM})
     assert taken.status_code == 409
     assert api.get("/v1/triggers/none").status_code == 404
+
+
+TOKENS = {"alice": "alice-token-0123456789", "bob": "bob-token-0123456789"}
+
+
+def test_a_submitter_sees_only_its_own_triggers_and_their_jobs(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text("".join(f"{name} submit {token}\n" for name, token in TOKENS.items()))
+    alice, bob = ({"Authorization": f"Bearer {TOKENS[n]}"} for n in ("alice", "bob"))
+    with running_service(tmp_path / "state", token_file=tokens) as (_, api):
+        made = api.post("/v1/triggers", headers=alice, json={
+            "name": "hers", "watch": {"datasets": "raw-*"}, "submit": SUM})
+        assert made.status_code == 201 and made.json()["owner"] == "alice"
+        assert api.get("/v1/triggers", headers=bob).json() == []
+        for response in (api.get("/v1/triggers/hers", headers=bob),
+                         api.post("/v1/triggers/hers/pause", headers=bob),
+                         api.delete("/v1/triggers/hers", headers=bob)):
+            assert response.status_code == 404, response.text
+        uploaded = api.put("/v1/datasets/raw-1", headers=bob, content=npy(np.ones(4)))
+        assert uploaded.status_code == 201
+        wait_for(lambda: api.get("/v1/triggers/hers", headers=alice).json()["fired"] == 1,
+                 30, "her trigger to fire")
+        job = api.get("/v1/triggers/hers", headers=alice).json()["last_event"]["job"]
+        assert api.get(f"/v1/jobs/{job}", headers=alice).json()["owner"] == "alice"
+        assert api.get(f"/v1/jobs/{job}", headers=bob).status_code == 404
