@@ -311,13 +311,15 @@ class Service:
         if self.engine is not None:
             self.engine.halt()
         if self.triggers is not None:
-            self.triggers.stop()
+            self.triggers.halt()
         self.events.new_term()
 
     def _step_down(self) -> None:
         assert self.store is not None
         with self._term_lock:
             self._halt()
+            if self.triggers is not None:
+                self.triggers.stop()  # its threads end before the next term's start
             driver, self.driver = self.driver, None
             if driver is not None:
                 driver.stop(failover=True)  # tasks keep running for the next leader

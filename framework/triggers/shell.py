@@ -166,10 +166,17 @@ class Triggers:
             for doc in self.store.find(TRIGGERS):
                 self._begin(doc)
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Fire nothing more, at once (ZooKeeper's thread calls this: it must not block)."""
         self._stop.set()
         if self._dataset_created in self.datasets.on_created:
             self.datasets.on_created.remove(self._dataset_created)
+        for watcher in list(self._watchers.values()):
+            watcher.halt()
+
+    def stop(self) -> None:
+        """Halt, and wait for the watching threads to end."""
+        self.halt()
         for trigger_id in list(self._watchers):
             self._end(trigger_id)
         if self._worker is not None and self._worker is not threading.current_thread():

@@ -46,8 +46,11 @@ class DirectoryWatcher:
         self._rescan.set()  # files that came while nobody watched
         self._thread.start()
 
-    def stop(self) -> None:
+    def halt(self) -> None:
         self._stop.set()
+
+    def stop(self) -> None:
+        self.halt()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=10)
 
