@@ -85,7 +85,7 @@ class DirectoryWatcher:
                 name = os.path.basename(path)
                 if change == watchfiles.Change.deleted:
                     self._looks.pop(name, None)
-                elif os.path.dirname(path) == self.directory and self.counts(name):
+                elif self.counts(name):  # not recursive: every path is a child
                     self._note(name, now)
             self._settle(now)
 
