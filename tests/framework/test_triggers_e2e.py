@@ -222,3 +222,21 @@ def test_a_submitter_sees_only_its_own_triggers_and_their_jobs(tmp_path: Path) -
         job = api.get("/v1/triggers/hers", headers=alice).json()["last_event"]["job"]
         assert api.get(f"/v1/jobs/{job}", headers=alice).json()["owner"] == "alice"
         assert api.get(f"/v1/jobs/{job}", headers=bob).status_code == 404
+
+
+def test_a_trigger_may_start_a_workflow_on_each_new_dataset(tmp_path: Path) -> None:
+    steps = {"bin": {"operation": "real2bin", "inputs": ["@new"], "keep": False},
+             "ones": {"operation": "sum", "inputs": ["@bin"]}}
+    with running_service(tmp_path / "state") as (_, api):
+        trigger(api, "flows", {"datasets": "wf-*"}, {"name": "parity", "steps": steps})
+        upload(api, "wf-1", np.arange(9.0), 3)
+        flow = fired(api, "flows", 1)["last_event"]["workflow"]
+
+        def finished() -> dict[str, Any] | None:
+            shown: dict[str, Any] = api.get(f"/v1/workflows/{flow}").json()
+            return shown if shown["state"] in ("FINISHED", "FAILED") else None
+
+        done = wait_for(finished, 60, "the workflow to end")
+        assert done["state"] == "FINISHED", done
+        total = wait_done(api, done["steps"]["ones"]["job"])["result"]["value"]
+        assert total == (np.floor(np.arange(9.0)).astype(np.int64) % 2).sum()
