@@ -77,7 +77,9 @@ def inbox(tmp_path: Path) -> Path:
 def test_each_dropped_file_runs_one_job_with_its_result(tmp_path: Path, inbox: Path) -> None:
     arrays = {name: np.random.default_rng(i).random(500 + i) for i, name in
               enumerate(["slow.npy", "renamed.npy", "plain.npy"])}
-    with running_service(tmp_path / "state", data_roots=[tmp_path / "root"]) as (_, api):
+    # A long locality wait: each task waits for agent-1's offer, however slow the machine.
+    with running_service(tmp_path / "state", data_roots=[tmp_path / "root"],
+                         locality_wait=30.0) as (_, api):
         trigger(api, "sums", {"directory": str(inbox), "pattern": "*.npy", "host": "agent-1"})
         events: list[TriggerEvent] = []
         reader = threading.Thread(target=follow_triggers, args=(api.base_url, events, 3),
