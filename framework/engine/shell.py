@@ -281,7 +281,8 @@ class Engine(JobReads):
 
     def _inputs(self, docs: list[dict[str, Any]]) -> list[list[InputPartition]]:
         return [
-            [InputPartition(r["uri"], r["url"], r["length"], r["dtype"], r["host"])
+            [InputPartition(r["uri"], r["url"], r["length"], r["dtype"], r["host"],
+                            r["format"], r["path"], r["rows"])
              for r in self.datasets.refs(doc, self.config.api_url)]
             for doc in docs
         ]
