@@ -54,7 +54,8 @@ _BODY = {
                  "directory": {"type": "string", "description": "under a --data-root"},
                  "pattern": {"type": "string", "default": "*.npy"},
                  "host": {"type": "string", "description": "the agent holding the files"},
-                 "partitions": {"type": "integer", "minimum": 1, "default": 1}}},
+                 "partitions": {"type": "integer", "minimum": 1, "default": 8,
+                                "description": "row ranges per file, at most one a row"}}},
             {"type": "object", "required": ["datasets"], "additionalProperties": False,
              "properties": {"datasets": {"type": "string", "description": "as raw-*"}}}]},
         "submit": {"type": "object", "description": 'a job spec or a workflow; "@new" in '

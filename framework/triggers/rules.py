@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from femto.datasets import DEFAULT_PARTITIONS
 from femto.engine.admission import admit
 from femto.errors import FemtoError, Invalid
 from femto.jobs.limits import Limits
@@ -37,7 +38,7 @@ class Watch:
     directory: str | None
     pattern: str  # of file names, or of dataset names
     host: str | None = None  # the agent whose disk holds the directory (locality)
-    partitions: int = 1  # each fired file is split into this many
+    partitions: int = DEFAULT_PARTITIONS  # each fired file is split into up to this many
 
     @property
     def datasets(self) -> bool:
@@ -112,7 +113,7 @@ def _parse_watch(watch: Any) -> Watch:
     if unknown:
         raise _fail(f"watch.{unknown[0]}", "unknown field")
     directory, pattern = watch["directory"], watch.get("pattern", DEFAULT_PATTERN)
-    host, partitions = watch.get("host"), watch.get("partitions", 1)
+    host, partitions = watch.get("host"), watch.get("partitions", DEFAULT_PARTITIONS)
     if not isinstance(directory, str) or not directory.startswith("/"):
         raise _fail("watch.directory", "must be an absolute path")
     if not isinstance(pattern, str) or not pattern or "/" in pattern:

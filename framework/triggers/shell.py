@@ -325,12 +325,10 @@ class Triggers:
         header = read_header(str(Path(watch.directory, file)))
         if header is None:
             raise Invalid(f"{uri} is no longer a valid .npy")
-        if len(header.shape) != 1 or watch.partitions != 1:
-            raise Invalid(f"{uri}: only one-dimensional files, one partition each, can be "
-                          f"registered in place here; it holds shape {header.shape}")
-        self.datasets.register({"name": name, "dtype": header.dtype.str, "partitions": [
-            {"uri": uri, "host": watch.host or socket.gethostname(),
-             "length": header.shape[0]}]})
+        # Up to `partitions` row ranges: a file of fewer rows gets one each.
+        partitions = max(1, min(watch.partitions, header.shape[0]))
+        self.datasets.register_array(name, "npy", uri, partitions,
+                                     host=watch.host or socket.gethostname())
 
     def _submit(self, doc: dict[str, Any], record: dict[str, Any]) -> None:
         body = fill(doc["submit"], record["dataset"], record["id"])
