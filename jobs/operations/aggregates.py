@@ -28,13 +28,8 @@ class Count(Query[AggregateParams]):
     name = "count"
     Params = AggregateParams
 
-    def map(
-        self,
-        inputs: list[np.ndarray],
-        params: AggregateParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
-    ) -> dict[str, Any]:
+    def map(self, inputs: list[np.ndarray], params: AggregateParams, context: Context
+            ) -> dict[str, Any]:
         return {"value": int(selected(inputs[0], params.where).size)}
 
     def reduce(self, partials: list[dict[str, Any]], params: AggregateParams) -> dict[str, Any]:
@@ -45,13 +40,8 @@ class Sum(Query[AggregateParams]):
     name = "sum"
     Params = AggregateParams
 
-    def map(
-        self,
-        inputs: list[np.ndarray],
-        params: AggregateParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
-    ) -> dict[str, Any]:
+    def map(self, inputs: list[np.ndarray], params: AggregateParams, context: Context
+            ) -> dict[str, Any]:
         return {"value": float(np.sum(selected(inputs[0], params.where), dtype=np.float64))}
 
     def reduce(self, partials: list[dict[str, Any]], params: AggregateParams) -> dict[str, Any]:
@@ -62,13 +52,8 @@ class Mean(Query[AggregateParams]):
     name = "mean"
     Params = AggregateParams
 
-    def map(
-        self,
-        inputs: list[np.ndarray],
-        params: AggregateParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
-    ) -> dict[str, Any]:
+    def map(self, inputs: list[np.ndarray], params: AggregateParams, context: Context
+            ) -> dict[str, Any]:
         values = selected(inputs[0], params.where)
         return {"sum": float(np.sum(values, dtype=np.float64)), "count": int(values.size)}
 
@@ -85,13 +70,8 @@ class Extremum(Query[AggregateParams]):
     Params = AggregateParams
     pick: ClassVar[Any]
 
-    def map(
-        self,
-        inputs: list[np.ndarray],
-        params: AggregateParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
-    ) -> dict[str, Any]:
+    def map(self, inputs: list[np.ndarray], params: AggregateParams, context: Context
+            ) -> dict[str, Any]:
         values = selected(inputs[0], params.where)
         return {"value": float(self.pick(values)) if values.size else None}
 

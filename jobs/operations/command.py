@@ -29,13 +29,8 @@ class Command(Transform[CommandParams]):
         if dtype.hasobject:
             raise ValueError(f"command cannot pass input {position} of dtype {dtype} as .npy")
 
-    def map(
-        self,
-        inputs: list[np.ndarray],
-        params: CommandParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
-    ) -> np.ndarray:
+    def map(self, inputs: list[np.ndarray], params: CommandParams, context: Context
+            ) -> np.ndarray:
         if programs is None:
             raise CommandError("command runs a program, and was given no program runner",
                                None, "")

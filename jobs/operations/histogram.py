@@ -53,13 +53,8 @@ class Histogram(Query[HistogramParams]):
     name = "histogram"
     Params = HistogramParams
 
-    def map(
-        self,
-        inputs: list[np.ndarray],
-        params: HistogramParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
-    ) -> dict[str, Any]:
+    def map(self, inputs: list[np.ndarray], params: HistogramParams, context: Context
+            ) -> dict[str, Any]:
         counts, edges = np.histogram(
             selected(inputs[0], params.where), bins=params.bins, range=params.range
         )

@@ -26,13 +26,8 @@ class Noop(Query[NoopParams]):
     def check_dtype(self, position: int, dtype: np.dtype) -> None:
         """Any dtype will do: the data is never looked at."""
 
-    def map(
-        self,
-        inputs: list[np.ndarray],
-        params: NoopParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
-    ) -> dict[str, Any]:
+    def map(self, inputs: list[np.ndarray], params: NoopParams, context: Context
+            ) -> dict[str, Any]:
         return {"tasks": 1}
 
     def reduce(self, partials: list[dict[str, Any]], params: NoopParams) -> dict[str, Any]:

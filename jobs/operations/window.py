@@ -46,13 +46,8 @@ class SlidingMean(Transform[SlidingMeanParams]):
         if len(shapes[0]) != 1:
             raise ValueError(f"sliding_mean needs a 1-D input, got shape {tuple(shapes[0])}")
 
-    def map(
-        self,
-        inputs: list[np.ndarray],
-        params: SlidingMeanParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
-    ) -> np.ndarray:
+    def map(self, inputs: list[np.ndarray], params: SlidingMeanParams, context: Context
+            ) -> np.ndarray:
         return sliding_mean(inputs[0], params.window, left)
 
 
