@@ -21,10 +21,11 @@ from pydantic import ValidationError
 
 from femto.executor.httpio import Api, Cancelled, Unreachable, new_client
 from femto.executor.inputs import read_left_tail, read_partition
+from femto.executor.operations import find_operation
 from femto.executor.outputs import put_output
 from femto.executor.programs import TaskPrograms
 from femto.executor.tasklog import TaskLog
-from femto.jobs.operations import get_operation
+from femto.jobs.operations import Context
 from femto.jobs.wire import (
     OutputMeta,
     PayloadError,
@@ -161,7 +162,7 @@ def _execute(
     compute: threading.Semaphore | None,
     task_log: TaskLog | None,
 ) -> TaskOutcome:
-    operation = get_operation(task.operation)
+    operation = find_operation(task)
     try:
         params = operation.parse_params(task.params)
     except ValidationError as exc:
@@ -189,11 +190,15 @@ def _execute(
         return TaskOutcome(Outcome.KILLED)
     progress(INPUTS_READ)
 
-    # A program's own progress (0..1) is the computation's share, between the milestones.
-    programs = TaskPrograms(cancel, task_log, progress=lambda fraction: progress(
-        INPUTS_READ + fraction * (COMPUTED - INPUTS_READ)))
+    # The computation's own progress (0..1, from the operation or its program) is its
+    # share between the milestones.
+    def computing(fraction: float) -> None:
+        progress(INPUTS_READ + min(max(fraction, 0.0), 1.0) * (COMPUTED - INPUTS_READ))
+
+    context = Context(left=left, programs=TaskPrograms(cancel, task_log, progress=computing),
+                      progress=computing)
     with _slot(compute if operation.computes_in_process else None, cancel):
-        result = operation.map(inputs, params, left, programs=programs)
+        result = operation.map(inputs, params, context)
     if cancel.is_set():
         return TaskOutcome(Outcome.KILLED)
 

@@ -14,8 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from femto.jobs.operations.base import Query, Where, exact_total, selected
-from femto.jobs.operations.programs import ProgramRunner
+from femto.jobs.operations.base import Context, Query, Where, exact_total, selected
 
 
 class AggregateParams(BaseModel):
@@ -28,8 +27,9 @@ class Count(Query[AggregateParams]):
     name = "count"
     Params = AggregateParams
 
-    def map(self, inputs: list[np.ndarray], params: AggregateParams, context: Context
-            ) -> dict[str, Any]:
+    def map(
+        self, inputs: list[np.ndarray], params: AggregateParams, context: Context
+    ) -> dict[str, Any]:
         return {"value": int(selected(inputs[0], params.where).size)}
 
     def reduce(self, partials: list[dict[str, Any]], params: AggregateParams) -> dict[str, Any]:
@@ -40,8 +40,9 @@ class Sum(Query[AggregateParams]):
     name = "sum"
     Params = AggregateParams
 
-    def map(self, inputs: list[np.ndarray], params: AggregateParams, context: Context
-            ) -> dict[str, Any]:
+    def map(
+        self, inputs: list[np.ndarray], params: AggregateParams, context: Context
+    ) -> dict[str, Any]:
         return {"value": float(np.sum(selected(inputs[0], params.where), dtype=np.float64))}
 
     def reduce(self, partials: list[dict[str, Any]], params: AggregateParams) -> dict[str, Any]:
@@ -52,8 +53,9 @@ class Mean(Query[AggregateParams]):
     name = "mean"
     Params = AggregateParams
 
-    def map(self, inputs: list[np.ndarray], params: AggregateParams, context: Context
-            ) -> dict[str, Any]:
+    def map(
+        self, inputs: list[np.ndarray], params: AggregateParams, context: Context
+    ) -> dict[str, Any]:
         values = selected(inputs[0], params.where)
         return {"sum": float(np.sum(values, dtype=np.float64)), "count": int(values.size)}
 
@@ -70,8 +72,9 @@ class Extremum(Query[AggregateParams]):
     Params = AggregateParams
     pick: ClassVar[Any]
 
-    def map(self, inputs: list[np.ndarray], params: AggregateParams, context: Context
-            ) -> dict[str, Any]:
+    def map(
+        self, inputs: list[np.ndarray], params: AggregateParams, context: Context
+    ) -> dict[str, Any]:
         values = selected(inputs[0], params.where)
         return {"value": float(self.pick(values)) if values.size else None}
 

@@ -3,8 +3,7 @@
 import numpy as np
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from femto.jobs.operations.base import Finite, Transform
-from femto.jobs.operations.programs import ProgramRunner
+from femto.jobs.operations.base import Context, Finite, Transform
 
 INT64_BOUND = 2.0**63
 
@@ -19,8 +18,9 @@ class Real2Bin(Transform[NoParams]):
     name = "real2bin"
     Params = NoParams
 
-    def map(self, inputs: list[np.ndarray], params: NoParams, context: Context
-            ) -> np.ndarray:
+    def map(
+        self, inputs: list[np.ndarray], params: NoParams, context: Context
+    ) -> np.ndarray:
         floors = np.floor(inputs[0])
         # Casting NaN, inf or values beyond int64 gives platform-dependent garbage.
         unrepresentable = ~((floors >= -INT64_BOUND) & (floors < INT64_BOUND))
@@ -54,8 +54,9 @@ class Clip(Transform[ClipParams]):
     name = "clip"
     Params = ClipParams
 
-    def map(self, inputs: list[np.ndarray], params: ClipParams, context: Context
-            ) -> np.ndarray:
+    def map(
+        self, inputs: list[np.ndarray], params: ClipParams, context: Context
+    ) -> np.ndarray:
         result: np.ndarray = np.clip(inputs[0], params.min, params.max)
         return result
 
@@ -83,8 +84,9 @@ class Add(Transform[NoParams]):
                 f"{partition_lengths[0]} and {partition_lengths[1]}"
             )
 
-    def map(self, inputs: list[np.ndarray], params: NoParams, context: Context
-            ) -> np.ndarray:
+    def map(
+        self, inputs: list[np.ndarray], params: NoParams, context: Context
+    ) -> np.ndarray:
         a, b = inputs
         if a.shape != b.shape:
             raise ValueError(f"add: partitions differ in shape, {a.shape} and {b.shape}")

@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from femto.jobs.operations.base import Query
-from femto.jobs.operations.programs import ProgramRunner
+from femto.jobs.operations.base import Context, Query
 
 
 class NoopParams(BaseModel):
@@ -26,8 +25,9 @@ class Noop(Query[NoopParams]):
     def check_dtype(self, position: int, dtype: np.dtype) -> None:
         """Any dtype will do: the data is never looked at."""
 
-    def map(self, inputs: list[np.ndarray], params: NoopParams, context: Context
-            ) -> dict[str, Any]:
+    def map(
+        self, inputs: list[np.ndarray], params: NoopParams, context: Context
+    ) -> dict[str, Any]:
         return {"tasks": 1}
 
     def reduce(self, partials: list[dict[str, Any]], params: NoopParams) -> dict[str, Any]:

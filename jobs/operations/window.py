@@ -12,8 +12,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from femto.jobs.limits import check_limit
-from femto.jobs.operations.base import Transform
-from femto.jobs.operations.programs import ProgramRunner
+from femto.jobs.operations.base import Context, Transform
 
 
 class SlidingMeanParams(BaseModel):
@@ -46,9 +45,10 @@ class SlidingMean(Transform[SlidingMeanParams]):
         if len(shapes[0]) != 1:
             raise ValueError(f"sliding_mean needs a 1-D input, got shape {tuple(shapes[0])}")
 
-    def map(self, inputs: list[np.ndarray], params: SlidingMeanParams, context: Context
-            ) -> np.ndarray:
-        return sliding_mean(inputs[0], params.window, left)
+    def map(
+        self, inputs: list[np.ndarray], params: SlidingMeanParams, context: Context
+    ) -> np.ndarray:
+        return sliding_mean(inputs[0], params.window, context.left)
 
 
 def sliding_mean(x: np.ndarray, window: int, left: np.ndarray | None = None) -> np.ndarray:
