@@ -24,6 +24,8 @@ class AggregateParams(BaseModel):
 
 
 class Count(Query[AggregateParams]):
+    """The number of elements (with `where`: of those kept)."""
+
     name = "count"
     Params = AggregateParams
 
@@ -37,6 +39,8 @@ class Count(Query[AggregateParams]):
 
 
 class Sum(Query[AggregateParams]):
+    """The sum of the elements, in float64, correctly rounded across partitions."""
+
     name = "sum"
     Params = AggregateParams
 
@@ -50,6 +54,8 @@ class Sum(Query[AggregateParams]):
 
 
 class Mean(Query[AggregateParams]):
+    """The mean of the elements, from each partition's sum and count."""
+
     name = "mean"
     Params = AggregateParams
 
@@ -87,10 +93,14 @@ class Extremum(Query[AggregateParams]):
 
 
 class Min(Extremum):
+    """The smallest element."""
+
     name = "min"
     pick = staticmethod(np.min)
 
 
 class Max(Extremum):
+    """The largest element."""
+
     name = "max"
     pick = staticmethod(np.max)

@@ -21,6 +21,8 @@ class CommandParams(BaseModel):
 
 
 class Command(Transform[CommandParams]):
+    """Runs an external program per partition: `.npy` on its stdin, `.npy` from its stdout."""
+
     name = "command"
     Params = CommandParams
     computes_in_process = False  # the program runs in its own process

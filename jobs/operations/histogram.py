@@ -49,6 +49,8 @@ class HistogramParams(BaseModel):
 
 
 class Histogram(Query[HistogramParams]):
+    """`numpy.histogram(x, bins, range)`: counts summed across partitions, exactly."""
+
     name = "histogram"
     Params = HistogramParams
 

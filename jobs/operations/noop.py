@@ -19,6 +19,8 @@ class NoopParams(BaseModel):
 
 
 class Noop(Query[NoopParams]):
+    """Does nothing, per partition: femto's own per-task overhead, for benchmarks."""
+
     name = "noop"
     Params = NoopParams
 

@@ -100,7 +100,8 @@ def load() -> Registry:
     registry = Registry()
     for name, candidates in sorted(found.items()):
         if len(candidates) > 1:
-            who = " and ".join(f"{package} ({entry.value})" for entry, package in candidates)
+            who = " and ".join(sorted(f"{package} ({entry.value})"
+                                     for entry, package in candidates))
             registry.problems[name] = (f"operation {name!r} is registered by {who}; uninstall "
                                        "one of them (femto will not guess which one was meant)")
             continue

@@ -28,6 +28,8 @@ class SlidingMeanParams(BaseModel):
 
 
 class SlidingMean(Transform[SlidingMeanParams]):
+    """`y[i] = mean(x[max(0, i-W+1) : i+1])` over a 1-D dataset, across partitions."""
+
     name = "sliding_mean"
     Params = SlidingMeanParams
 
