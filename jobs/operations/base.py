@@ -132,14 +132,19 @@ class Where(BaseModel):
             raise ValueError(f"where.min must be < where.max, got {self.min} and {self.max}")
         return self
 
-    def select(self, values: np.ndarray) -> np.ndarray:
-        """The kept elements, flattened."""
+    def mask(self, values: np.ndarray) -> np.ndarray:
+        """True where an element is kept (to keep what goes with it: a weight, a row)."""
         keep = np.ones(values.shape, dtype=bool)
         if self.min is not None:
             keep &= values >= self.min
         if self.max is not None:
             keep &= values < self.max
-        return values[keep]
+        return keep
+
+    def select(self, values: np.ndarray) -> np.ndarray:
+        """The kept elements, flattened."""
+        kept: np.ndarray = values[self.mask(values)]
+        return kept
 
 
 def selected(values: np.ndarray, where: Where | None) -> np.ndarray:

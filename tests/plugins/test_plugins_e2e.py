@@ -101,3 +101,20 @@ def test_an_operation_the_agents_lack_fails_naming_its_package(
     for attempt in task["attempts"]:
         assert attempt["state"] == "TASK_FAILED" and attempt["fault"] == "work"
         assert named in attempt["message"]
+
+
+def test_a_name_two_packages_register_is_refused_naming_both(
+    served: tuple[Service, httpx.Client], tmp_path: Path
+) -> None:
+    _, api = served
+    write_distribution(tmp_path, "femto-other-mean", "1.0", "femto_other_mean",
+                       TOTAL.format(name="weighted_mean"), {"weighted_mean": "Total"})
+    with on_path(tmp_path):
+        response = api.post("/v1/jobs", json={
+            "name": "which", "operation": "weighted_mean", "inputs": ["values", "weights"]})
+        listed = {o["name"] for o in api.get("/v1/operations").json()}
+    assert response.status_code == 422, response.text
+    [detail] = response.json()["details"]
+    assert detail["loc"] == "operation"
+    assert "femto-other-mean 1.0" in detail["msg"] and "femto-weighted-mean 0.1.0" in detail["msg"]
+    assert "weighted_mean" not in listed

@@ -56,11 +56,7 @@ class WeightedMean(Query[WeightedMeanParams]):
             raise ValueError(f"weighted_mean: partitions differ in shape, {values.shape} and "
                              f"{weights.shape}")
         if params.where is not None:
-            keep = np.ones(values.shape, dtype=bool)
-            if params.where.min is not None:
-                keep &= values >= params.where.min
-            if params.where.max is not None:
-                keep &= values < params.where.max
+            keep = params.where.mask(values)
             values, weights = values[keep], weights[keep]
         context.progress(0.5)
         return {"sum_wx": math.fsum(values * weights), "sum_w": math.fsum(weights)}
