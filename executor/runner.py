@@ -5,7 +5,6 @@ Plain function, no Mesos: the service in `executor/service.py` turns outcomes in
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import traceback
@@ -26,6 +25,7 @@ from femto.executor.outputs import put_output
 from femto.executor.programs import TaskPrograms
 from femto.executor.tasklog import TaskLog
 from femto.jobs.operations import Context
+from femto.jobs.plain import json_safe
 from femto.jobs.wire import (
     OutputMeta,
     PayloadError,
@@ -64,19 +64,6 @@ class TaskOutcome:
 
 class TaskError(Exception):
     """The task cannot run as asked (bad params, wrong number of inputs, no output url)."""
-
-
-def _plain(value: Any) -> Any:
-    # Operations may return NumPy scalars or arrays inside their result dict.
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=_plain))
 
 
 def run_task(
@@ -204,7 +191,7 @@ def _execute(
 
     if operation.kind == "query":
         progress(1.0)
-        return TaskOutcome(Outcome.FINISHED, result=TaskResult(result=_json_safe(result)))
+        return TaskOutcome(Outcome.FINISHED, result=TaskResult(result=json_safe(result)))
 
     array = np.asarray(result)
     if array.ndim == 0:

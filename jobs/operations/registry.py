@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from femto.jobs.operations.base import Operation
+from femto.jobs.operations.base import Operation, Query, Transform
 
 GROUP = "femto.operations"
 
@@ -78,14 +78,18 @@ def _operation(entry: EntryPoint) -> Operation[Any]:
         loaded = entry.load()
     except Exception as exc:
         raise PluginError(f"cannot import {entry.value}: {type(exc).__name__}: {exc}") from exc
-    if inspect.isclass(loaded) and issubclass(loaded, Operation):
+    if inspect.isclass(loaded) and issubclass(loaded, Query | Transform):
         try:
             loaded = loaded()
         except Exception as exc:
             raise PluginError(f"{entry.value}() raised {type(exc).__name__}: {exc}") from exc
-    if not isinstance(loaded, Operation):
+    if not isinstance(loaded, Query | Transform):
         raise PluginError(f"{entry.value} is not a femto operation (a subclass or instance of "
                           f"femto.jobs.operations.Query or Transform)")
+    params = getattr(loaded, "Params", None)
+    if not (inspect.isclass(params) and issubclass(params, BaseModel)) or params is BaseModel:
+        raise PluginError(f"{entry.value}.Params is not a pydantic model (a subclass of "
+                          "pydantic.BaseModel)")
     if getattr(loaded, "name", None) != entry.name:
         raise PluginError(f"{entry.value} is named {getattr(loaded, 'name', None)!r}, but its "
                           f"entry point registers it as {entry.name!r}")

@@ -61,6 +61,9 @@ def test_a_plugin_that_shadows_a_built_in_withdraws_the_name(tmp_path: Path) -> 
 @pytest.mark.parametrize(("module", "source", "expected"), [
     ("femto_broken_import", "raise ImportError('needs libfoo')", "cannot import .*needs libfoo"),
     ("femto_broken_kind", "Total = 42", "Total is not a femto operation"),
+    ("femto_broken_params", TOTAL.format(name="total").replace("Params = NoParams",
+                                                                "Params = dict"),
+     "Total.Params is not a pydantic model"),
     ("femto_broken_name", TOTAL.format(name="other"),
      "Total is named 'other', but its entry point registers it as 'total'"),
 ])
