@@ -5,8 +5,9 @@ partial result. For a query the partial is a small JSON-serialisable dict and
 `reduce` combines the partials (in partition order) into the job's result; for
 a transform the partial is the output partition itself. Besides the partition and
 its params, `map` gets the task's `Context`: the left tail it declared, a runner for
-external programs and a progress callback. This is the API plugins implement too
-(`femto.operations`); femto's own operations get nothing more.
+external programs and a progress callback. This is the API that packages implement
+and register under the `femto.operations` entry points (see `registry.py`); femto's
+own operations are registered there too, and get nothing more.
 """
 
 import math
@@ -38,7 +39,8 @@ class Context:
     """What a task hands its operation's `map` besides the partition and the params.
 
     - `left`: the trailing elements of the preceding partitions, as many as
-      `left_context(params)` asks (fewer at the array's start; None when it asks none).
+      `left_context(params)` asks (fewer near the array's start; None when it asks
+      none or nothing precedes the partition).
     - `programs`: runs external programs, leaving nothing behind (see `ProgramRunner`).
     - `progress`: how much of this partition's computation is done, 0..1; the executor
       sends it to the scheduler (at most twice a second), where the task's `progress`
