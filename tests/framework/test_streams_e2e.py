@@ -155,3 +155,12 @@ def test_standing_is_for_a_transform_of_one_input(api: httpx.Client) -> None:
                                           "standing": True})
     assert response.status_code == 422
     assert response.json()["details"][0]["loc"] == "standing"
+
+
+def test_a_standing_job_over_a_closed_dataset_finishes_once_it_is_drained(
+        api: httpx.Client) -> None:
+    upload(api, "ended", np.arange(12.0), 3)
+    assert api.post("/v1/datasets/ended/close").status_code == 200
+    done = wait_done(api, standing(api, "late", "ended", 4)["id"])
+    assert done["state"] == "FINISHED", done
+    assert_close(fetch(api, "late-out"), sliding_mean(np.arange(12.0), 4))
