@@ -87,8 +87,19 @@ def master_memory_rows(r: dict[str, Any]) -> list[Row]:
              num(r["ratio"]), "")]
 
 
+def stream_rows(r: dict[str, Any]) -> list[Row]:
+    what = f"append to output readable, s ({r['appends']} x {r['rows_per_append']:.0e} f64"
+    return [
+        ("stream", f"{what} at {num(r['rate_per_s'])}/s) p50", num(r["p50_s"]),
+         num(r["peer"]["seconds"]), num(r["ratio_p50"]), ""),
+        ("stream", f"{what} at {num(r['rate_per_s'])}/s) p99", num(r["p99_s"]),
+         num(r["peer"]["seconds"]), num(r["ratio_p99"]), ""),
+    ]
+
+
 ROWS = {"throughput": throughput_rows, "data_job": data_job_rows, "api": api_rows,
-        "failover": failover_rows, "memory": memory_rows, "master_memory": master_memory_rows}
+        "failover": failover_rows, "memory": memory_rows, "master_memory": master_memory_rows,
+        "stream": stream_rows}
 
 
 def rows(results: dict[str, Any]) -> list[Row]:
