@@ -21,35 +21,41 @@ from bench.data_job import run_data_job
 from bench.failover import run_failover
 from bench.master_memory import run_master_memory
 from bench.memory import run_memory
-from bench.report import render, rows
+from bench.report import figures, render, rows
+from bench.scale import run_scale
 from bench.stream import run_stream
 from bench.throughput import run_throughput
 
 RESULTS = Path(__file__).with_name("results.json")
-NAMES = ("throughput", "data_job", "api", "failover", "memory", "master_memory", "stream")
+NAMES = ("throughput", "data_job", "api", "failover", "memory", "master_memory", "scale",
+         "stream")
 
 # (full, quick) sizes, as the issue fixes them.
-SIZES: dict[str, tuple[float, float]] = {
+SIZES: dict[str, tuple[Any, Any]] = {
     "throughput": (5_000, 2_000),
-    "data_job": (20_000_000, 5_000_000),
+    "data_job": ((5_000_000, 20_000_000), (5_000_000,)),
     # Seconds per endpoint: a p99 wants some 2,000 requests (at 200/s), quick or not.
     "api": (10.0, 10.0),
     "memory": (100_000, 100_000),
     "master_memory": (4_000, 2_500),  # jobs: the issue's 4,000; quick still twice the buffer
+    "scale": (1_000, 200),  # tasks per cluster size
     "stream": (300, 50),  # appends at 10/s: 30 s, quick 5 s (a p99 of 50 is their max)
 }
+# Agent counts `scale` sweeps (full, quick): the issue's 2 to 50.
+SCALE_AGENTS = ((2, 10, 25, 50), (2, 6, 12))
 
 
 def benchmarks(quick: bool) -> dict[str, Callable[[Path], dict[str, Any]]]:
     size = {key: sizes[1] if quick else sizes[0] for key, sizes in SIZES.items()}
     return {
         "throughput": lambda d: run_throughput(int(size["throughput"]), d),
-        "data_job": lambda d: run_data_job(int(size["data_job"]), d),
+        "data_job": lambda d: run_data_job(list(size["data_job"]), d),
         "api": lambda d: run_api(size["api"], d / "api"),
         "failover": lambda d: run_failover(d / "failover"),
         "memory": lambda d: run_memory(int(size["memory"]), d / "memory"),
         "master_memory": lambda d: run_master_memory(int(size["master_memory"]),
                                                      d / "master_memory"),
+        "scale": lambda d: run_scale(SCALE_AGENTS[quick], int(size["scale"]), d / "scale"),
         "stream": lambda d: run_stream(int(size["stream"]), d / "stream"),
     }
 
@@ -87,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             results[name]["bench_seconds"] = time.perf_counter() - began
     results["machine"]["load_average_after"] = list(os.getloadavg())
     results["seconds"] = time.perf_counter() - started
+    results["figures"] = [figure.record() for figure in figures(results)]
     args.output.write_text(json.dumps(results, indent=2) + "\n")
     print(render(rows(results)))
     print(f"\n{'quick' if args.quick else 'full'} run in {results['seconds']:.0f} s on "

@@ -26,9 +26,10 @@ from bench.cluster import expect, npy, run_job
 from bench.processes import child, free_port, wait_http, wait_leading
 from bench.stats import latency_summary, ratio
 
-RATE = 200.0  # requests/s per endpoint
+# Requests/s and the p99 the issue sets, per endpoint.
+RATE = {"post_jobs": 200.0, "get_job": 500.0}
+TARGET_P99_MS = {"post_jobs": 10.0, "get_job": 5.0}
 CLIENT_THREADS = 32
-TARGET_P99_MS = 20.0
 SPEC = {"name": "bench-count", "operation": "count", "inputs": ["one"],
         "resources": {"cpus": 0.01, "mem": 1}}
 
@@ -89,7 +90,7 @@ def fixed_rate(url: str, call: Call, rate: float, seconds: float) -> dict[str, A
 
 
 def endpoints(url: str, seconds: float) -> dict[str, Any]:
-    """POSTs at RATE, then GETs of the jobs just created at RATE."""
+    """POSTs, then GETs of the jobs just created, each at its RATE."""
     ids: list[str] = []
 
     def post(client: httpx.Client, index: int) -> httpx.Response:
@@ -101,8 +102,8 @@ def endpoints(url: str, seconds: float) -> dict[str, Any]:
     def get(client: httpx.Client, index: int) -> httpx.Response:
         return client.get(f"/v1/jobs/{ids[index % len(ids)]}")
 
-    posts = fixed_rate(url, post, RATE, seconds)
-    return {"post_jobs": posts, "get_job": fixed_rate(url, get, RATE, seconds)}
+    posts = fixed_rate(url, post, RATE["post_jobs"], seconds)
+    return {"post_jobs": posts, "get_job": fixed_rate(url, get, RATE["get_job"], seconds)}
 
 
 @contextmanager
@@ -144,7 +145,6 @@ def run_api(seconds: float, workdir: Path) -> dict[str, Any]:
         result = endpoints(url, seconds)
     with floor_app(workdir) as url:
         peer = endpoints(url, seconds)
-    worst_p99 = max(result[e]["p99_ms"] for e in result)
     return {
         **result, "seconds_per_endpoint": seconds, "client_threads": CLIENT_THREADS,
         "includes": "latency from when each request was due (open loop) to its response; "
@@ -154,5 +154,6 @@ def run_api(seconds: float, workdir: Path) -> dict[str, Any]:
         "peer": {**peer, "what": "constant JSON from FastAPI on uvicorn (bench/floor.py)"},
         "ratio": {e: ratio(result[e]["p99_ms"], peer[e]["p99_ms"]) for e in result},
         "ratio_of": "p99 latency femto / floor, per endpoint",
-        "target": {"p99_ms": TARGET_P99_MS, "rps": RATE, "met": worst_p99 <= TARGET_P99_MS},
+        "target": {"p99_ms": TARGET_P99_MS, "rps": RATE,
+                   "met": all(result[e]["p99_ms"] <= TARGET_P99_MS[e] for e in result)},
     }

@@ -325,7 +325,21 @@ class Master:
         framework.suppressed = True
 
     def _decline(self, framework: Framework, body: dict[str, Any]) -> None:
-        self._accept(framework, {**body, "operations": []})
+        """src/master/master.cpp `Master::decline`: unlike ACCEPT, each offer is taken on its
+        own (offers of several agents in one call are fine), an unknown one is ignored, and
+        each agent's declined resources are filtered for `refuse_seconds`."""
+        refuse = float((body.get("filters") or {}).get("refuse_seconds", DEFAULT_REFUSE_SECONDS))
+        declined: dict[str, Resources] = defaultdict(Resources)
+        for offer_id in dict.fromkeys(o["value"] for o in body.get("offer_ids", [])):
+            offer = self.offers.get(offer_id)
+            if offer is None or offer.framework_id != framework.id:
+                continue
+            del self.offers[offer_id]
+            declined[offer.agent_id] = declined[offer.agent_id] + offer.resources
+        if refuse > 0:
+            for agent_id, pool in declined.items():
+                framework.filters[agent_id] = Filter(pool, now() + refuse)
+        self.schedule_allocation(recovered=True)
 
     def _accept(self, framework: Framework, body: dict[str, Any]) -> None:
         offer_ids = [o["value"] for o in body.get("offer_ids", [])]

@@ -13,6 +13,7 @@ from kazoo.client import KazooClient
 from pymongo import MongoClient
 
 from tests.services import MongoServer, ZooKeeperServer
+from tests.waiting import wait_for
 
 
 def test_zookeeper_elects_exactly_one_of_two_contenders(zookeeper: ZooKeeperServer) -> None:
@@ -34,7 +35,9 @@ def test_zookeeper_elects_exactly_one_of_two_contenders(zookeeper: ZooKeeperServ
             elections.append(election)
             threading.Thread(target=election.run, args=(lead, f"c{i}"), daemon=True).start()
         assert leading.wait(10), "no leader was elected"
-        contenders = elections[0].contenders()
+        # The first contender may lead before the second has entered the election.
+        contenders = wait_for(lambda: len(c := elections[0].contenders()) == 2 and c,
+                              timeout=10, what="both contenders to enter the election")
         assert sorted(contenders) == ["c0", "c1"]
         assert leaders == [contenders[0]]
         # The first leader steps down: the other contender takes over.

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from bench.memory import chunks
-from bench.report import render, rows, verdict
+from bench.report import Figure, Target, figures, render, rows
 from bench.stats import latency_summary, overhead_ms, percentile, ratio, steady_rate
 
 
@@ -43,9 +43,28 @@ def test_ratio_and_latency_summary() -> None:
     assert summary["p50_ms"] == pytest.approx(50.5)
 
 
-def test_verdict_says_by_how_much_a_target_is_missed() -> None:
-    assert verdict(1.5, 2.0) == "<= 2: met"
-    assert verdict(3.0, 2.0) == "<= 2: MISSED by 1 (1.5x)"
+def test_a_target_on_the_ratio_is_met_or_missed() -> None:
+    faster = Figure("throughput", "overhead", 1.0, 4.0, "Dask", Target("ratio", at_most=0.5))
+    assert faster.ratio == 0.25 and faster.met is True
+    assert faster.row()[-1] == "ratio <= 0.5: met"
+    slower = Figure("throughput", "tasks/s", 3.0, 2.0, "Dask", Target("ratio", at_least=2.0))
+    assert slower.met is False and slower.row()[-1] == "ratio >= 2: MISSED"
+
+
+def test_a_target_on_femtos_own_figure_ignores_the_peer() -> None:
+    p99 = Figure("api", "p99 ms", 12.0, 1.0, "FastAPI", Target("femto", at_most=10.0))
+    assert p99.ratio == 12.0 and p99.met is False
+    assert Figure("api", "p50 ms", 2.0).met is None
+
+
+def test_every_figure_is_recorded_as_femto_peer_and_ratio() -> None:
+    result = {"seconds_to_accept": 10.2, "peer": {"seconds_to_lead": 10.0},
+              "target": {"seconds": 10.5}}
+    [record] = [f.record() for f in figures({"failover": result})]
+    assert record["femto"] == 10.2 and record["peer"] == 10.0 and record["peer_name"] == "kazoo"
+    assert record["ratio"] == pytest.approx(1.02)
+    assert record["target"] == {"of": "femto", "at_most": 10.5, "at_least": None}
+    assert record["met"] is True
 
 
 def test_chunks_cover_n() -> None:
@@ -61,3 +80,13 @@ def test_table_shows_skips_and_errors_instead_of_figures() -> None:
     assert text.splitlines()[0].split() == ["benchmark", "figure", "femto", "peer", "ratio",
                                             "target"]
     assert "no leader election" in text
+
+
+def test_scale_slope_is_flat_for_flat_figures_and_finds_a_growing_term() -> None:
+    from bench.scale import slope
+
+    agents = [2.0, 10.0, 25.0, 50.0]
+    flat = slope(agents, [1.0, 1.1, 0.9, 1.0])
+    assert abs(flat["slope"]) < 2 * flat["stderr"]
+    growing = slope(agents, [1.0 + 0.1 * a for a in agents])
+    assert growing["slope"] == pytest.approx(0.1)

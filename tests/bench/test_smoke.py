@@ -23,28 +23,42 @@ def positive(*values: Any) -> bool:
 
 def test_throughput(tmp_path: Path) -> None:
     result = run_throughput(20, tmp_path)
-    assert result["tasks"] == result["peer"]["tasks"] == 20
-    assert positive(result["tasks_per_s"], result["steady_tasks_per_s"],
-                    result["peer"]["tasks_per_s"], result["ratio"])
+    dask, pool = result["peer"]["dask"], result["peer"]["pool"]
+    assert result["tasks"] == dask["tasks"] == pool["tasks"] == 20
+    for side in (result, dask, pool):
+        assert positive(side["tasks_per_s"], side["steady_tasks_per_s"])
+        assert isinstance(side["cpu_ms_per_task"], float)
+    # A scheduler's CPU per task is real work beyond the no-op; the Pool's is near zero and
+    # may come out a hair below it, so only the schedulers' must be positive.
+    assert positive(result["cpu_ms_per_task"], dask["cpu_ms_per_task"])
+    assert result["ratio"] == pytest.approx(
+        result["overhead_ms_per_task"] / dask["overhead_ms_per_task"])
     assert result["overhead_definition"].startswith("1000 / steady tasks/s")
-    assert result["target"]["met"] == (result["overhead_ms_per_task"] <= 2.0)
-    assert "overhead_ms_per_task (steady)" in render(rows({"throughput": result}))
+    table = render(rows({"throughput": result}))
+    assert "Dask" in table and "Pool" in table and "ratio <= 0.5" in table
 
 
 def test_data_job(tmp_path: Path) -> None:
-    result = run_data_job(10_000, tmp_path)
+    result = run_data_job([10_000], tmp_path)
     assert result["partitions"] == 32
-    assert positive(result["wall_s"], result["upload_s"], result["peer"]["numpy_s"],
-                    result["peer"]["pool_s"])
-    assert result["ratio_vs_pool"] == pytest.approx(result["wall_s"] / result["peer"]["pool_s"])
-    assert "vs Pool(2)" in render(rows({"data_job": result}))
+    [run] = result["runs"]
+    peer = run["peer"]
+    assert run["elements"] == 10_000
+    assert positive(run["wall_s"], peer["mmap_pool_s"], peer["dask_s"], peer["pickling_pool_s"],
+                    peer["numpy_s"])
+    assert peer["limit_s"] == pytest.approx(peer["numpy_s"] / peer["cores"])
+    table = render(rows({"data_job": result}))
+    for peer_name in ("Pool(mmap)", "Dask", "limit", "Pool(pickle)"):
+        assert peer_name in table
 
 
 def test_api(tmp_path: Path) -> None:
     result = run_api(0.25, tmp_path)
+    for side in (result, result["peer"]):
+        assert side["post_jobs"]["requests"] == 50  # 0.25 s at 200/s
+        assert side["get_job"]["requests"] == 125  # at 500/s
     for endpoint in ("post_jobs", "get_job"):
         for side in (result, result["peer"]):
-            assert side[endpoint]["requests"] == 50
             assert positive(side[endpoint]["rps"], side[endpoint]["p50_ms"])
             assert side[endpoint]["p99_ms"] >= side[endpoint]["p50_ms"]
     assert "GET /v1/jobs/{id} p99 ms" in render(rows({"api": result}))

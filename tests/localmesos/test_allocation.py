@@ -3,6 +3,7 @@ the next batch allocation; a new framework and REVIVE are allocated to at once."
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,3 +61,27 @@ def test_the_default_interval_comes_from_the_environment(
     monkeypatch.setenv(ALLOCATION_INTERVAL_ENV, "soon")
     with pytest.raises(ValueError, match=ALLOCATION_INTERVAL_ENV):
         default_allocation_interval()
+
+
+def test_one_decline_of_two_agents_offers_filters_both(tmp_path: Path) -> None:
+    """Master::decline takes each offer on its own (only ACCEPT wants one agent): a
+    framework that declines every offer in one call is not offered them again at once."""
+    with LocalMesos(agents=2, cpus=1.0, mem=512.0, work_dir=tmp_path,
+                    allocation_interval=0.05) as cluster:
+        scheduler = RawScheduler(cluster.url)
+        try:
+            scheduler.subscribe()
+            offers = scheduler.offers(count=2)
+            assert len({o["agent_id"]["value"] for o in offers}) == 2
+            declined = len(scheduler.events)
+            response = scheduler.call("DECLINE", {"offer_ids": [o["id"] for o in offers],
+                                                  "filters": {"refuse_seconds": HOUR}})
+            assert response.status_code == 202, response.text
+            # Many allocation batches pass; a RECONCILE answer marks that the master
+            # has handled everything before it.
+            scheduler.call("RECONCILE", {"tasks": [{"task_id": {"value": "nothing"}}]})
+            scheduler.wait_for(lambda e: e["type"] == "UPDATE", start=declined)
+            time.sleep(0.5)
+            assert not [e for e in scheduler.events[declined:] if e["type"] == "OFFERS"]
+        finally:
+            scheduler.stop()

@@ -1,0 +1,108 @@
+"""`scale`: the scheduler's CPU per task and its offer-round latency as the embedded
+cluster grows, with the fitted slope and its standard error, so "flat" is measured.
+
+The embedded master runs in the scheduler's process, so the CPU figure is the process's
+(scheduler and master); the offer round is timed around the engine's handling of one
+OFFERS event, from its arrival to the accept/decline calls being queued."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.cluster import femto, run_job, upload
+from femto.engine.shell import Engine
+
+AGENT_CPUS, AGENT_MEM = 1.0, 512.0  # small agents: 50 fit on a 2-core machine
+
+
+@contextmanager
+def timed_offer_rounds() -> Iterator[list[float]]:
+    """Seconds each offer round took in the engine (instrumentation, not a mock)."""
+    rounds: list[float] = []
+    original = Engine.on_offers
+
+    def timed(self: Engine, offers: list[dict[str, Any]]) -> None:
+        start = time.perf_counter()
+        try:
+            original(self, offers)
+        finally:
+            rounds.append(time.perf_counter() - start)
+
+    Engine.on_offers = timed  # type: ignore[method-assign]
+    try:
+        yield rounds
+    finally:
+        Engine.on_offers = original  # type: ignore[method-assign]
+
+
+def cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def measure(agents: int, tasks: int, state_dir: Path) -> dict[str, float]:
+    spec = {"name": "bench-scale", "operation": "noop", "inputs": ["noop"],
+            "resources": {"cpus": 0.01, "mem": 1}, "max_retries": 0}
+    with femto(state_dir, agents=agents, agent_cpus=AGENT_CPUS, agent_mem=AGENT_MEM) as client:
+        upload(client, "noop", np.zeros(tasks), tasks)
+        with timed_offer_rounds() as rounds:
+            cpu = cpu_seconds()
+            wall, _ = run_job(client, spec, 600.0)
+            cpu = cpu_seconds() - cpu
+    return {"agents": agents, "tasks": tasks, "wall_s": wall,
+            "cpu_ms_per_task": 1e3 * cpu / tasks,
+            "offer_round_p50_ms": 1e3 * float(np.median(rounds)) if rounds else 0.0,
+            "offer_rounds": len(rounds)}
+
+
+def slope(xs: list[float], ys: list[float]) -> dict[str, float]:
+    """Least-squares slope of ys over xs and its standard error."""
+    x, y = np.asarray(xs, float), np.asarray(ys, float)
+    if len(x) < 3:
+        return {"slope": float(np.polyfit(x, y, 1)[0]), "stderr": float("nan"),
+                "mean": float(y.mean())}
+    (b, _), cov = np.polyfit(x, y, 1, cov=True)
+    return {"slope": float(b), "stderr": float(np.sqrt(cov[0, 0])), "mean": float(y.mean())}
+
+
+def plot(points: list[dict[str, float]], path: Path) -> str | None:
+    try:
+        import matplotlib
+    except ImportError:
+        return None  # the `bench` extra is not installed: figures only
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (cpu_ax, round_ax) = plt.subplots(1, 2, figsize=(9, 3.5))
+    agents = [p["agents"] for p in points]
+    cpu_ax.plot(agents, [p["cpu_ms_per_task"] for p in points], "o-")
+    cpu_ax.set(xlabel="agents", ylabel="process CPU per task (ms)", ylim=(0, None))
+    round_ax.plot(agents, [p["offer_round_p50_ms"] for p in points], "o-")
+    round_ax.set(xlabel="agents", ylabel="offer round p50 (ms)", ylim=(0, None))
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return str(path)
+
+
+def run_scale(agent_counts: tuple[int, ...], tasks: int, state_dir: Path) -> dict[str, Any]:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    points = [measure(n, tasks, state_dir / f"agents-{n}") for n in agent_counts]
+    xs = [p["agents"] for p in points]
+    result: dict[str, Any] = {
+        "by_agents": points,
+        "cpu_ms_per_task_slope_per_agent": slope(xs, [p["cpu_ms_per_task"] for p in points]),
+        "offer_round_ms_slope_per_agent": slope(xs, [p["offer_round_p50_ms"] for p in points]),
+        "load_average": list(os.getloadavg()),
+    }
+    result["plot"] = plot(points, Path(__file__).with_name("scale.png"))
+    (state_dir / "scale.json").write_text(json.dumps(result, indent=2))
+    return result
