@@ -356,3 +356,31 @@ def workflow_cancel(args: argparse.Namespace) -> int:
     else:
         emit(workflow_lines(workflow))
     return 0
+
+
+def dataset_append(args: argparse.Namespace) -> int:
+    try:
+        body = Path(args.file).read_bytes()  # sent as it is: the scheduler checks it
+    except OSError as exc:
+        raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
+    params = {"index": args.index} if args.index is not None else {}
+    with connect(args) as client:
+        dataset = client.json("POST", f"/v1/datasets/{args.name}/partitions", params=params,
+                              content=body, headers={"Content-Type": "application/octet-stream"})
+    if args.json:
+        emit_json(dataset)
+    else:
+        emit([f"dataset {args.name}: partition {dataset['partitions'] - 1} stored "
+              f"({dataset['partitions']} partitions, shape "
+              f"{'x'.join(str(n) for n in dataset['shape'])})"])
+    return 0
+
+
+def dataset_close(args: argparse.Namespace) -> int:
+    with connect(args) as client:
+        dataset = client.json("POST", f"/v1/datasets/{args.name}/close")
+    if args.json:
+        emit_json(dataset)
+    else:
+        emit([f"closed dataset {args.name} ({dataset['partitions']} partitions)"])
+    return 0
