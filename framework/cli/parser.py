@@ -267,4 +267,15 @@ def build_parser() -> Parser:
             ).add_argument("name", metavar="NAME", help="the dataset's name")
     command("operations", cli_operations.operations, "list the operations a job spec may "
             "name here: kind, inputs, params, package (--json: each params' JSON Schema)")
+    appended = command("append", commands.dataset_append, "append a .npy to an open "
+                       "dataset as its next partition (standing jobs reading it process it)",
+                       verbs)
+    appended.add_argument("name", metavar="NAME", help="the dataset's name")
+    appended.add_argument("file", metavar="FILE.npy", help="the rows to append")
+    appended.add_argument("--index", type=int, metavar="N",
+                          help="the partition index it must get: running the command again "
+                               "after an error stores it once")
+    command("close", commands.dataset_close, "close a dataset: nothing more is appended, "
+            "and standing jobs reading it finish once drained", verbs
+            ).add_argument("name", metavar="NAME", help="the dataset's name")
     return parser
