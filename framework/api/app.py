@@ -21,6 +21,7 @@ from femto.api.executor_io import router as executor_router
 from femto.api.jobs import router as jobs_router
 from femto.api.logs import router as logs_router
 from femto.api.metrics import LatencyMiddleware, Metrics
+from femto.api.operations import router as operations_router
 from femto.api.queue import router as queue_router
 from femto.api.service import leader_router
 from femto.api.service import router as service_router
@@ -58,6 +59,7 @@ def create_app(
     v1.include_router(logs_router)
     v1.include_router(queue_router)
     v1.include_router(workflows_router)
+    v1.include_router(operations_router)
     v1.include_router(streams_router)
     app.include_router(v1)
     app.include_router(executor_router)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from femto.cli import commands
+from femto.cli import operations as cli_operations
 from femto.cli.errors import UserError
 from femto.cli.settings import Setting
 
@@ -264,6 +265,8 @@ def build_parser() -> Parser:
     command("list", commands.dataset_list, "list datasets", verbs)
     command("delete", commands.dataset_delete, "delete a dataset", verbs
             ).add_argument("name", metavar="NAME", help="the dataset's name")
+    command("operations", cli_operations.operations, "list the operations a job spec may "
+            "name here: kind, inputs, params, package (--json: each params' JSON Schema)")
     appended = command("append", commands.dataset_append, "append a .npy to an open "
                        "dataset as its next partition (standing jobs reading it process it)",
                        verbs)
