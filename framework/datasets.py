@@ -46,6 +46,15 @@ def check_name(name: str) -> None:
         )
 
 
+def is_closed(doc: dict[str, Any]) -> bool:
+    """Whether partitions may still be appended (femto.streams). A dataset stored before
+    streams has no flag: a job's output was complete, an upload or registration is open."""
+    closed = doc.get("closed")
+    if closed is None:
+        return str(doc.get("source", "")).startswith("job:")
+    return bool(closed)
+
+
 class DataRoots:
     """The directories an operator allows datasets to be registered from (`--data-root`).
     None by default: a client must never make the scheduler or an agent read /etc/shadow."""
@@ -99,7 +108,7 @@ class Datasets:
     def view(doc: dict[str, Any]) -> dict[str, Any]:
         return {
             "name": doc["name"], "dtype": doc["dtype"], "shape": doc["shape"],
-            "partitions": len(doc["partitions"]),
+            "partitions": len(doc["partitions"]), "closed": is_closed(doc),
         }
 
     def upload(self, name: str, body: bytes, partitions: int | None) -> dict[str, Any]:
@@ -132,7 +141,7 @@ class Datasets:
             refs.append({"blob": f"{prefix}/{i}", "uri": None, "host": None, "length": len(part)})
         doc = {
             "name": name, "dtype": array.dtype.str, "shape": list(array.shape),
-            "partitions": refs, "created": time.time(), "source": "upload",
+            "partitions": refs, "created": time.time(), "source": "upload", "closed": False,
         }
         self._insert(doc)
         return doc
@@ -156,7 +165,7 @@ class Datasets:
                 {"blob": None, "uri": p.uri, "host": p.host, "length": p.length}
                 for p in request.partitions
             ],
-            "created": time.time(), "source": "registered",
+            "created": time.time(), "source": "registered", "closed": False,
         }
         self._insert(doc)
         return doc
@@ -215,7 +224,7 @@ class Datasets:
                 {"blob": blob, "uri": None, "host": None, "length": o["shape"][0]}
                 for o, blob in zip(outputs, blobs, strict=True)
             ],
-            "created": time.time(), "source": f"job:{job_id}",
+            "created": time.time(), "source": f"job:{job_id}", "closed": True,
         }
         self._insert(doc)
         return doc
@@ -299,10 +308,11 @@ class Datasets:
             raise Invalid(f"{where}: {exc}", [{"loc": "partition"}]) from exc
         return npy_bytes(array), array
 
-    def refs(self, doc: dict[str, Any], api_url: str) -> list[dict[str, Any]]:
-        """Where an executor finds each partition: a local file, else the API."""
+    def refs(self, doc: dict[str, Any], api_url: str, start: int = 0) -> list[dict[str, Any]]:
+        """Where an executor finds each partition (from `start`): a local file, else the
+        API."""
         refs = []
-        for i, part in enumerate(doc["partitions"]):
+        for i, part in enumerate(doc["partitions"][start:], start):
             path = self.store.blob_path(part["blob"]) if part["blob"] else None
             uri = Path(path).as_uri() if path else part["uri"]
             refs.append({

@@ -46,6 +46,8 @@ def job_spec_schema() -> dict[str, Any]:
                                 "maxItems": operation.arity}
         if operation.kind == "query":
             properties["output"] = {"type": "null", "default": None}
+        if operation.kind == "query" or operation.arity != 1:
+            properties["standing"] = {"const": False, "type": "boolean", "default": False}
         variants.append({**base, "title": f"JobSpec ({name})", "properties": properties})
     return {"title": "JobSpec", "oneOf": variants}
 

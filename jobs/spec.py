@@ -13,9 +13,11 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
 from femto.jobs.limits import Limits, check_limit
 from femto.jobs.names import Name
@@ -58,6 +60,9 @@ class JobSpec(BaseModel):
     output: Name | None = None
     resources: Resources = Field(default_factory=Resources)
     max_retries: int = Field(default=3, strict=True, ge=0, le=100)
+    # A transform that stays open over a stream: a task per input partition, appended ones
+    # too, until the input is closed (framework.engine.streams).
+    standing: bool = Field(default=False, strict=True)
     # Kept from validation, so nothing after it looks the operation up or parses again.
     _operation: Operation[Any] = PrivateAttr()
     _params: BaseModel = PrivateAttr()
@@ -108,9 +113,26 @@ class JobSpec(BaseModel):
                 f"{op.name} is a query: its result is not a dataset, so output must be null",
                 self.output,
             )
+        if self.standing and (op.kind != "transform" or op.arity != 1):
+            raise _errors(
+                ("standing",),
+                "standing_operation",
+                f"{op.name} cannot be standing: only a transform of one input runs over a "
+                "stream (a query's result needs the whole input)",
+                self.standing,
+            )
         object.__setattr__(self, "params", params.model_dump(mode="json"))
         self._operation, self._params = op, params
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Left out unless set: a spec stored before standing jobs keeps its canonical form,
+        # and so its fingerprint (a resubmission of it is still the same job).
+        document: dict[str, Any] = handler(self)
+        if not self.standing:
+            document.pop("standing", None)
+        return document
 
     @property
     def operation_object(self) -> Operation[Any]:

@@ -17,6 +17,8 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from femto.jobs.operations.registry import Package
+
 
 class PayloadError(ValueError):
     """The task payload is not a valid femto task; the message names what is wrong."""
@@ -102,6 +104,8 @@ class TaskPayload(_Strict):
     partition: int = Field(ge=0)
     attempt: int = Field(ge=0)
     operation: str = Field(min_length=1)
+    # Where the scheduler has `operation` from: an agent without it names it in the failure.
+    package: Package | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     inputs: list[PartitionRef] = Field(min_length=1)
     left: list[PartitionRef] = Field(default_factory=list)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from femto.cli import commands, triggers
+from femto.cli import operations as cli_operations
 from femto.cli.errors import UserError
 from femto.cli.settings import Setting
 
@@ -265,6 +266,19 @@ def build_parser() -> Parser:
     command("delete", commands.dataset_delete, "delete a dataset", verbs
             ).add_argument("name", metavar="NAME", help="the dataset's name")
     add_trigger_commands(commands_, command, shared)
+    command("operations", cli_operations.operations, "list the operations a job spec may "
+            "name here: kind, inputs, params, package (--json: each params' JSON Schema)")
+    appended = command("append", commands.dataset_append, "append a .npy to an open "
+                       "dataset as its next partition (standing jobs reading it process it)",
+                       verbs)
+    appended.add_argument("name", metavar="NAME", help="the dataset's name")
+    appended.add_argument("file", metavar="FILE.npy", help="the rows to append")
+    appended.add_argument("--index", type=int, metavar="N",
+                          help="the partition index it must get: running the command again "
+                               "after an error stores it once")
+    command("close", commands.dataset_close, "close a dataset: nothing more is appended, "
+            "and standing jobs reading it finish once drained", verbs
+            ).add_argument("name", metavar="NAME", help="the dataset's name")
     return parser
 
 

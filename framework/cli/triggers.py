@@ -4,10 +4,9 @@ over the HTTP API (/v1/triggers)."""
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from typing import Any
 
-from femto.cli.commands import connect, emit, emit_json, read_spec
+from femto.cli.commands import call_and_show, read_spec
 from femto.cli.render import table, when
 
 
@@ -36,40 +35,27 @@ def trigger_lines(trigger: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _call(args: argparse.Namespace, method: str, route: str,
-          lines: Callable[[Any], list[str]], **kwargs: Any) -> int:
-    """The API's JSON for scripts (--json), else the lines people read (as main's
-    femto.cli.commands.call_and_show, which this becomes on merging)."""
-    with connect(args) as client:
-        value = client.json(method, route, **kwargs)
-    if args.json:
-        emit_json(value)
-    else:
-        emit(lines(value))
-    return 0
-
-
 def trigger_add(args: argparse.Namespace) -> int:
-    return _call(args, "POST", "/v1/triggers", trigger_lines,
+    return call_and_show(args, "POST", "/v1/triggers", trigger_lines,
                  json=read_spec(args.file, "trigger"))
 
 
 def trigger_show(args: argparse.Namespace) -> int:
-    return _call(args, "GET", f"/v1/triggers/{args.name}", trigger_lines)
+    return call_and_show(args, "GET", f"/v1/triggers/{args.name}", trigger_lines)
 
 
 def trigger_pause(args: argparse.Namespace) -> int:
-    return _call(args, "POST", f"/v1/triggers/{args.name}/pause", trigger_lines)
+    return call_and_show(args, "POST", f"/v1/triggers/{args.name}/pause", trigger_lines)
 
 
 def trigger_resume(args: argparse.Namespace) -> int:
-    return _call(args, "POST", f"/v1/triggers/{args.name}/resume", trigger_lines)
+    return call_and_show(args, "POST", f"/v1/triggers/{args.name}/resume", trigger_lines)
 
 
 def trigger_rm(args: argparse.Namespace) -> int:
-    return _call(args, "DELETE", f"/v1/triggers/{args.name}",
+    return call_and_show(args, "DELETE", f"/v1/triggers/{args.name}",
                  lambda _: [f"deleted trigger {args.name} (its jobs and datasets stay)"])
 
 
 def triggers(args: argparse.Namespace) -> int:
-    return _call(args, "GET", "/v1/triggers", triggers_table)
+    return call_and_show(args, "GET", "/v1/triggers", triggers_table)

@@ -64,3 +64,8 @@ class ActiveJob:
     inputs: list[list[InputPartition]]  # per input, per partition
     # partition -> the attempt whose partial is recorded (exactly once: the first wins)
     partials: dict[int, int] = field(default_factory=dict)
+    # A standing job (framework.engine.streams): whether its input is closed, and how many
+    # output partitions, from the first, are in its output dataset.
+    standing: bool = False
+    input_closed: bool = False
+    published: int = 0

@@ -13,6 +13,7 @@ from bench.data_job import run_data_job
 from bench.failover import run_failover
 from bench.memory import run_memory
 from bench.report import render, rows
+from bench.stream import run_stream
 from bench.throughput import run_throughput
 
 
@@ -79,3 +80,11 @@ def test_failover_measures_or_says_why_not(tmp_path: Path) -> None:
         assert result["ratio"] == pytest.approx(
             result["seconds_to_accept"] / result["peer"]["seconds_to_lead"])
     assert render(rows({"failover": result}))
+
+
+def test_stream(tmp_path: Path) -> None:
+    result = run_stream(3, tmp_path)
+    assert result["appends"] == 3 and result["rows_per_append"] == 100_000
+    assert positive(result["p50_s"], result["p99_s"], result["peer"]["seconds"])
+    assert result["p99_s"] >= result["p50_s"]
+    assert "p99" in render(rows({"stream": result}))
