@@ -7,6 +7,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,15 @@ from femto.errors import (
     NotFound,
     error_details,
 )
-from femto.jobs.datasets import RegisterDataset, file_uri_path, load_npy, npy_bytes, split
+from femto.jobs.arrays import ArrayError, ArrayInfo, MissingExtra, inspect, read_rows, row_ranges
+from femto.jobs.datasets import (
+    RegisterArray,
+    RegisterDataset,
+    file_uri_path,
+    load_npy,
+    npy_bytes,
+    split,
+)
 from femto.jobs.limits import Limits
 from femto.jobs.names import NAME_PATTERN
 from femto.store import KeyConflict, Store
@@ -76,6 +85,9 @@ class Datasets:
         self.store = store
         self.data_roots = data_roots or DataRoots()
         self.limits = limits or Limits()
+        # Called with each new dataset's document (the triggers watching dataset names);
+        # each must only take note, as a caller may hold the engine lock.
+        self.on_created: list[Callable[[dict[str, Any]], None]] = []
 
     def _check_partitions(self, count: int) -> None:
         try:
@@ -135,6 +147,9 @@ class Datasets:
         return doc
 
     def register(self, body: Any) -> dict[str, Any]:
+        """`POST /v1/datasets`: files one per partition, or (with "format") one array."""
+        if isinstance(body, dict) and "format" in body:
+            return self._register_array(body)
         try:
             request = RegisterDataset.model_validate(body)
         except ValidationError as exc:
@@ -151,6 +166,42 @@ class Datasets:
                 for p in request.partitions
             ],
             "created": time.time(), "source": "registered", "closed": False,
+        }
+        self._insert(doc)
+        return doc
+
+    def register_array(self, name: str, fmt: str, uri: str, partitions: int, *,
+                       path: str | None = None, host: str | None = None) -> dict[str, Any]:
+        """Register rows of one array in place (a .npy file, an HDF5 dataset, a Zarr array)
+        as `partitions` row ranges, split as numpy.array_split splits. Reads only its header,
+        here on the scheduler; Invalid, Forbidden or Conflict like `register`."""
+        body = {"name": name, "format": fmt, "uri": uri, "partitions": partitions}
+        body |= {k: v for k, v in (("path", path), ("host", host)) if v is not None}
+        return self._register_array(body)
+
+    def _register_array(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            request = RegisterArray.model_validate(body)
+        except ValidationError as exc:
+            raise Invalid("invalid dataset registration", error_details(exc.errors())) from exc
+        self._check_partitions(request.partitions)
+        if self.store.get("datasets", request.name) is not None:
+            raise Conflict(f"dataset {request.name!r} exists", [{"loc": "name", "msg": "taken"}])
+        where = self.data_roots.check(request.uri)
+        info = _array_info(request.format, where, request.path)
+        try:
+            ranges = row_ranges(info.shape[0], request.partitions)
+        except ValueError as exc:
+            raise Invalid(str(exc), [{"loc": "partitions", "msg": str(exc)}]) from exc
+        doc = {
+            "name": request.name, "dtype": info.dtype.str, "shape": list(info.shape),
+            "format": request.format, "uri": request.uri, "path": request.path,
+            "partitions": [
+                {"blob": None, "uri": request.uri, "host": request.host, "length": stop - start,
+                 "format": request.format, "path": request.path, "rows": [start, stop]}
+                for start, stop in ranges
+            ],
+            "created": time.time(), "source": "registered",
         }
         self._insert(doc)
         return doc
@@ -184,6 +235,8 @@ class Datasets:
         except KeyConflict as exc:
             self._drop_blobs(doc)
             raise Conflict(f"dataset {doc['name']!r} exists", [{"loc": "name"}]) from exc
+        for note in list(self.on_created):
+            note(doc)
 
     def delete(self, name: str) -> None:
         doc = self.get(name)
@@ -221,6 +274,8 @@ class Datasets:
             return self.store.get_blob(part["blob"]), None
         where = f"partition {index} of {name!r} ({part['uri']})"
         path = self.data_roots.check(part["uri"])
+        if part.get("rows") is not None:
+            return self._rows(doc, part, path, where)
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -237,6 +292,22 @@ class Datasets:
                           [{"loc": "partition"}])
         return data, array
 
+    @staticmethod
+    def _rows(doc: dict[str, Any], part: dict[str, Any], path: Path,
+              where: str) -> tuple[bytes, np.ndarray]:
+        """A row-range partition, read from its array if that still is what was registered."""
+        info = _array_info(part["format"], path, part["path"])
+        if info.dtype.str != doc["dtype"] or list(info.shape[1:]) != doc["shape"][1:]:
+            raise Invalid(f"{where} holds shape {info.shape} of {info.dtype.str}, but was "
+                          f"registered as {tuple(doc['shape'])} of {doc['dtype']}",
+                          [{"loc": "partition"}])
+        start, stop = part["rows"]
+        try:
+            array = read_rows(part["format"], path, part["path"], start, stop)
+        except ArrayError as exc:
+            raise Invalid(f"{where}: {exc}", [{"loc": "partition"}]) from exc
+        return npy_bytes(array), array
+
     def refs(self, doc: dict[str, Any], api_url: str, start: int = 0) -> list[dict[str, Any]]:
         """Where an executor finds each partition (from `start`): a local file, else the
         API."""
@@ -247,6 +318,19 @@ class Datasets:
             refs.append({
                 "uri": uri, "url": f"{api_url}/executor/datasets/{doc['name']}/partitions/{i}",
                 "length": part["length"], "dtype": doc["dtype"], "host": part["host"],
+                "format": part.get("format", "npy"), "path": part.get("path"),
+                "rows": tuple(part["rows"]) if part.get("rows") is not None else None,
             })
         return refs
 
+
+
+def _array_info(fmt: str, path: Path, array_path: str | None) -> ArrayInfo:
+    """The array's header, or the 4xx saying why it is none (a missing extra names its
+    pip command)."""
+    try:
+        return inspect(fmt, path, array_path)
+    except MissingExtra as exc:
+        raise Invalid(str(exc), [{"loc": "format", "msg": str(exc)}]) from exc
+    except ArrayError as exc:
+        raise Invalid(str(exc), [{"loc": "uri", "msg": str(exc)}]) from exc

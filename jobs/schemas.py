@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from femto.jobs.datasets import RegisterDataset
+from femto.jobs.datasets import RegisterArray, RegisterDataset
 from femto.jobs.operations import get_operation, operation_names
 from femto.jobs.spec import JobSpec
 
@@ -53,4 +53,6 @@ def job_spec_schema() -> dict[str, Any]:
 
 
 def register_dataset_schema() -> dict[str, Any]:
-    return model_schema(RegisterDataset)
+    """Files one per partition, or one array read in place by row ranges."""
+    return {"title": "RegisterDataset",
+            "anyOf": [model_schema(RegisterDataset), model_schema(RegisterArray)]}

@@ -7,7 +7,7 @@ import textwrap
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from femto.cli import commands
+from femto.cli import commands, triggers
 from femto.cli import operations as cli_operations
 from femto.cli.errors import UserError
 from femto.cli.settings import Setting
@@ -265,6 +265,7 @@ def build_parser() -> Parser:
     command("list", commands.dataset_list, "list datasets", verbs)
     command("delete", commands.dataset_delete, "delete a dataset", verbs
             ).add_argument("name", metavar="NAME", help="the dataset's name")
+    add_trigger_commands(commands_, command, shared)
     command("operations", cli_operations.operations, "list the operations a job spec may "
             "name here: kind, inputs, params, package (--json: each params' JSON Schema)")
     appended = command("append", commands.dataset_append, "append a .npy to an open "
@@ -279,3 +280,25 @@ def build_parser() -> Parser:
             "and standing jobs reading it finish once drained", verbs
             ).add_argument("name", metavar="NAME", help="the dataset's name")
     return parser
+
+
+def add_trigger_commands(commands_: Any, command: Callable[..., argparse.ArgumentParser],
+                         shared: list[Parser]) -> None:
+    command("triggers", triggers.triggers, "list triggers: what each watches, how often it "
+            "fired")
+    trigger = commands_.add_parser("trigger", help="add, show, pause, resume, remove a "
+                                   "trigger (a job run on each new file or dataset)",
+                                   parents=shared)
+    verbs = trigger.add_subparsers(dest="verb", required=True, metavar="VERB")
+    command("add", triggers.trigger_add, "add a trigger", verbs).add_argument(
+        "file", metavar="FILE",
+        help='the trigger: {"name", "watch": {"directory", "pattern"} | {"datasets"}, '
+             '"submit": a job spec or workflow with "@new" among its inputs}')
+    for verb, handler, said in [
+            ("show", triggers.trigger_show, "show a trigger: fired count, last firing, errors"),
+            ("pause", triggers.trigger_pause, "pause a trigger: it fires on nothing"),
+            ("resume", triggers.trigger_resume, "resume a trigger, firing on what came "
+             "meanwhile"),
+            ("rm", triggers.trigger_rm, "remove a trigger (its jobs and datasets stay)")]:
+        command(verb, handler, said, verbs).add_argument("name", metavar="NAME",
+                                                         help="the trigger's name")

@@ -41,13 +41,17 @@ class InputPartition:
     length: int
     dtype: str
     host: str | None  # where it lies, for placement only
+    format: str = "npy"
+    path: str | None = None  # the array in an HDF5 file or Zarr group
+    rows: tuple[int, int] | None = None  # of an array read in place
 
     @property
     def ref(self) -> PartitionRef:
         """As the executor reads it. Not validated again: the values come from a dataset
         checked when it was registered, and the executor validates its payload."""
         return PartitionRef.model_construct(
-            uri=self.uri, url=self.url, length=self.length, dtype=self.dtype)
+            uri=self.uri, url=self.url, length=self.length, dtype=self.dtype,
+            format=self.format, path=self.path, rows=self.rows)
 
 
 @dataclass(slots=True)

@@ -369,7 +369,8 @@ class Engine(JobReads):
         return [self._inputs_from(doc, 0) for doc in docs]
 
     def _inputs_from(self, doc: dict[str, Any], start: int) -> list[InputPartition]:
-        return [InputPartition(r["uri"], r["url"], r["length"], r["dtype"], r["host"])
+        return [InputPartition(r["uri"], r["url"], r["length"], r["dtype"], r["host"],
+                               r["format"], r["path"], r["rows"])
                 for r in self.datasets.refs(doc, self.config.api_url, start)]
 
     # ----- users ----------------------------------------------------------

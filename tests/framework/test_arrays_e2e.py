@@ -1,0 +1,123 @@
+"""Arrays registered in place (POST /v1/datasets with "format"): row ranges of one file, read
+by the executors where the file lies, served by the scheduler as .npy."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from femto.service import Service
+from tests.framework.helpers import running_service, submit, wait_done
+from tests.framework.test_api_errors import assert_error
+
+RNG = np.random.default_rng(17)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("arrays-root")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory,
+           root: Path) -> Iterator[tuple[Service, httpx.Client]]:
+    with running_service(tmp_path_factory.mktemp("femto"), data_roots=[root]) as served:
+        yield served
+
+
+@pytest.fixture
+def api(served: tuple[Service, httpx.Client]) -> httpx.Client:
+    return served[1]
+
+
+def register(api: httpx.Client, name: str, fmt: str, path: Path, partitions: int,
+             **extra: str) -> httpx.Response:
+    return api.post("/v1/datasets", json={"name": name, "format": fmt, "uri": path.as_uri(),
+                                          "partitions": partitions, **extra})
+
+
+def fetch(api: httpx.Client, url: str) -> np.ndarray:
+    response = api.get(url)
+    assert response.status_code == 200, response.text
+    return np.load(io.BytesIO(response.content))
+
+
+def test_an_npy_is_split_into_row_ranges_served_and_computed_on_in_place(
+        api: httpx.Client, root: Path) -> None:
+    data = RNG.uniform(0, 100, 1_003)
+    np.save(root / "rows.npy", data)
+    response = register(api, "rows", "npy", root / "rows.npy", 4)
+    assert response.status_code == 201, response.text
+    assert response.json() == {"name": "rows", "dtype": "<f8", "shape": [1_003],
+                               "partitions": 4}
+    for i, part in enumerate(np.array_split(data, 4)):
+        np.testing.assert_array_equal(fetch(api, f"/v1/datasets/rows/partitions/{i}"), part)
+    np.testing.assert_array_equal(fetch(api, "/v1/datasets/rows/data"), data)
+    counts, _ = np.histogram(data, 7, (0.0, 100.0))
+    histogram = submit(api, {"name": "h", "operation": "histogram", "inputs": ["rows"],
+                             "params": {"bins": 7, "range": [0.0, 100.0]}})
+    assert wait_done(api, histogram["id"])["result"]["counts"] == counts.tolist()
+    smooth = submit(api, {"name": "s", "operation": "sliding_mean", "inputs": ["rows"],
+                          "params": {"window": 300}, "output": "rows-smooth"})
+    assert wait_done(api, smooth["id"])["state"] == "FINISHED"
+    expected = [data[max(0, i - 299):i + 1].mean() for i in range(len(data))]
+    np.testing.assert_allclose(fetch(api, "/v1/datasets/rows-smooth/data"), expected,
+                               rtol=1e-12)
+
+
+def test_a_two_dimensional_npy_keeps_its_rows_whole(api: httpx.Client, root: Path) -> None:
+    data = np.arange(30.0).reshape(10, 3)
+    np.save(root / "grid.npy", data)
+    response = register(api, "grid", "npy", root / "grid.npy", 3, host="agent-1")
+    assert response.status_code == 201, response.text
+    assert response.json()["shape"] == [10, 3]
+    np.testing.assert_array_equal(fetch(api, "/v1/datasets/grid/partitions/2"), data[7:])
+
+
+@pytest.mark.parametrize("where", ["/etc/passwd", "{root}/../outside.npy"])
+def test_an_array_outside_the_roots_is_403(api: httpx.Client, root: Path, where: str) -> None:
+    response = register(api, "out", "npy", Path(where.format(root=root)), 2)
+    assert_error(response, 403, "--data-root")
+    assert api.get("/v1/datasets/out").status_code == 404
+
+
+@pytest.mark.parametrize(("change", "status", "named"), [
+    ({"format": "csv"}, 422, "format"),
+    ({"partitions": 0}, 422, "partitions"),
+    ({"partitions": "2"}, 422, "partitions"),
+    ({"partitions": 11}, 422, "cannot split 10 rows into 11"),
+    ({"path": "/x"}, 422, "path"),
+    ({"uri": "http://example.com/a.npy"}, 422, "file:///"),
+    ({"uri": "{root}/missing.npy"}, 422, "missing.npy"),
+    ({"uri": "{root}/text.npy"}, 422, "not a readable .npy"),
+    ({"host": ""}, 422, "host"),
+    ({"color": "red"}, 422, "color"),
+    ({"name": "small"}, 409, "exists"),
+])
+def test_a_bad_registration_is_a_4xx_naming_what_is_wrong(
+        api: httpx.Client, root: Path, change: dict, status: int, named: str) -> None:
+    np.save(root / "small.npy", np.arange(10.0))
+    (root / "text.npy").write_text("not an array")
+    if api.get("/v1/datasets/small").status_code == 404:
+        assert register(api, "small", "npy", root / "small.npy", 2).status_code == 201
+    uri = change.get("uri", "{root}/small.npy")
+    body = {"name": "bad", "format": "npy", "partitions": 2,
+            "uri": Path(uri.format(root=root)).as_uri() if uri.startswith("{") else uri}
+    body |= {k: v for k, v in change.items() if k != "uri"}
+    assert_error(api.post("/v1/datasets", json=body), status, named)
+    assert api.get("/v1/datasets/bad").status_code == 404
+
+
+def test_a_file_changed_since_registration_is_refused_when_read(
+        api: httpx.Client, root: Path) -> None:
+    np.save(root / "changing.npy", np.arange(8.0))
+    assert register(api, "changing", "npy", root / "changing.npy", 2).status_code == 201
+    np.save(root / "changing.npy", np.arange(8, dtype=np.int32))
+    assert_error(api.get("/v1/datasets/changing/partitions/1"), 422, "registered as")
+    np.save(root / "changing.npy", np.arange(5.0))
+    assert_error(api.get("/v1/datasets/changing/data"), 422, "no rows 4:8")
