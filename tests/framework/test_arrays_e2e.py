@@ -54,7 +54,7 @@ def test_an_npy_is_split_into_row_ranges_served_and_computed_on_in_place(
     response = register(api, "rows", "npy", root / "rows.npy", 4)
     assert response.status_code == 201, response.text
     assert response.json() == {"name": "rows", "dtype": "<f8", "shape": [1_003],
-                               "partitions": 4}
+                               "partitions": 4, "closed": False}
     for i, part in enumerate(np.array_split(data, 4)):
         np.testing.assert_array_equal(fetch(api, f"/v1/datasets/rows/partitions/{i}"), part)
     np.testing.assert_array_equal(fetch(api, "/v1/datasets/rows/data"), data)
