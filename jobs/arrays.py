@@ -11,6 +11,7 @@ import importlib
 import itertools
 import math
 import tokenize
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -168,3 +169,21 @@ def read_rows(fmt: str, path: Path, array_path: str | None, start: int,
 def _check_rows(path: Path, shape: tuple[int, ...], start: int, stop: int) -> None:
     if not shape or not 0 <= start <= stop <= shape[0]:
         raise ArrayError(f"{path} holds shape {tuple(shape)}: it has no rows {start}:{stop}")
+
+
+HDF5_ARRAY = "/data"  # where femto writes an array in an HDF5 file of its own
+
+
+def write_hdf5(path: Path, parts: Iterable[np.ndarray], dtype: np.dtype,
+               shape: tuple[int, ...], array_path: str = HDF5_ARRAY) -> None:
+    """One contiguous HDF5 dataset of `shape`, written part after part (rows in order), so
+    only one part is in memory at a time. MissingExtra without h5py."""
+    h5py: Any = library("hdf5")
+    with h5py.File(path, "w") as f:
+        target = f.create_dataset(array_path, shape=shape, dtype=dtype)
+        row = 0
+        for part in parts:
+            target[row:row + len(part)] = part
+            row += len(part)
+    if row != shape[0]:
+        raise ArrayError(f"wrote {row} rows of {shape[0]} into {path}")
