@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 
@@ -174,7 +174,7 @@ def _check_rows(path: Path, shape: tuple[int, ...], start: int, stop: int) -> No
 HDF5_ARRAY = "/data"  # where femto writes an array in an HDF5 file of its own
 
 
-def write_hdf5(path: Path, parts: Iterable[np.ndarray], dtype: np.dtype,
+def write_hdf5(path: Path | IO[bytes], parts: Iterable[np.ndarray], dtype: np.dtype,
                shape: tuple[int, ...], array_path: str = HDF5_ARRAY) -> None:
     """One contiguous HDF5 dataset of `shape`, written part after part (rows in order), so
     only one part is in memory at a time. MissingExtra without h5py."""

@@ -3,7 +3,7 @@
 import hashlib
 import json
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -17,6 +17,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from femto.jobs.arrays import MissingExtra, library
 from femto.jobs.limits import Limits, check_limit
 from femto.jobs.names import Name
 from femto.jobs.operations import UnknownOperation, get_operation
@@ -56,6 +57,9 @@ class JobSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     inputs: list[Name]
     output: Name | None = None
+    # How a transform's output dataset is stored: .npy partitions, or one HDF5 file
+    # (the array at /data) whose row ranges are the partitions.
+    output_format: Literal["npy", "hdf5"] = "npy"
     resources: Resources = Field(default_factory=Resources)
     max_retries: int = Field(default=3, strict=True, ge=0, le=100)
     # Kept from validation, so nothing after it looks the operation up or parses again.
@@ -108,6 +112,8 @@ class JobSpec(BaseModel):
                 f"{op.name} is a query: its result is not a dataset, so output must be null",
                 self.output,
             )
+        if self.output_format != "npy":
+            _check_output_format(op, self.output_format)
         object.__setattr__(self, "params", params.model_dump(mode="json"))
         self._operation, self._params = op, params
         return self
@@ -145,6 +151,17 @@ def parse_job_spec(data: Any, limits: Limits | None = None) -> JobSpec:
                 for e in exc.errors()
             ]
         ) from None
+
+
+def _check_output_format(op: Operation[Any], fmt: str) -> None:
+    if op.kind == "query":
+        raise _errors(("output_format",), "query_output",
+                      f"{op.name} is a query: it writes no dataset, so it has no output_format",
+                      fmt)
+    try:
+        library(fmt)
+    except MissingExtra as exc:
+        raise _errors(("output_format",), "missing_extra", str(exc), fmt) from None
 
 
 def _message(kind: str, message: str) -> str:

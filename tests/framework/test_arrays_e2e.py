@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import h5py
 import httpx
 import numpy as np
 import pytest
@@ -127,8 +128,6 @@ def test_a_file_changed_since_registration_is_refused_when_read(
 def write_array(root: Path, fmt: str, data: np.ndarray) -> tuple[Path, str]:
     """`data` as /obs/values of an HDF5 file or a Zarr group, chunked across the ranges."""
     if fmt == "hdf5":
-        import h5py
-
         with h5py.File(root / "obs.h5", "w") as f:
             f.create_dataset("/obs/values", data=data, chunks=(97,))
         return root / "obs.h5", "/obs/values"
@@ -181,3 +180,37 @@ def test_a_format_whose_extra_is_missing_is_a_422_naming_the_pip_command(
     monkeypatch.setitem(sys.modules, module, None)
     response = register(api, "no-extra", fmt, root / "any", 2, path="/a")
     assert_error(response, 422, f"pip install 'femto[{fmt}]'")
+
+
+def test_a_transform_s_output_stored_as_hdf5_is_read_as_hdf5(
+        served: tuple[Service, httpx.Client], root: Path) -> None:
+    service, api = served
+    data = RNG.uniform(-50, 50, 1_001)
+    np.save(root / "signal.npy", data)
+    assert register(api, "signal", "npy", root / "signal.npy", 3).status_code == 201
+    job = submit(api, {"name": "bits", "operation": "real2bin", "inputs": ["signal"],
+                       "output": "bits-h5", "output_format": "hdf5"})
+    assert wait_done(api, job["id"])["state"] == "FINISHED"
+    bits = np.floor(data).astype(np.int64) % 2
+    np.testing.assert_array_equal(fetch(api, "/v1/datasets/bits-h5/data"), bits)
+    np.testing.assert_array_equal(fetch(api, "/v1/datasets/bits-h5/partitions/2"),
+                                  np.array_split(bits, 3)[2])
+    assert service.datasets is not None and service.store is not None
+    parts = service.datasets.get("bits-h5")["partitions"]
+    assert {(p["format"], p["path"], p["blob"]) for p in parts} == {
+        ("hdf5", "/data", parts[0]["blob"])}  # one file, read in place by row range
+    with h5py.File(service.store.blob_path(parts[0]["blob"]), "r") as f:
+        np.testing.assert_array_equal(f["/data"][...], bits)
+    total = submit(api, {"name": "sum", "operation": "sum", "inputs": ["bits-h5"]})
+    assert wait_done(api, total["id"])["result"] == {"value": float(bits.sum())}
+
+
+def test_output_format_is_refused_for_a_query_and_without_h5py(
+        api: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = {"name": "q", "operation": "sum", "inputs": ["rows"], "output_format": "hdf5"}
+    assert_error(api.post("/v1/jobs", json=spec), 422, "output_format", "query")
+    monkeypatch.setitem(sys.modules, "h5py", None)  # as where the extra is not installed
+    spec = {"name": "t", "operation": "real2bin", "inputs": ["rows"], "output": "never",
+            "output_format": "hdf5"}
+    assert_error(api.post("/v1/jobs", json=spec), 422, "output_format",
+                 "pip install 'femto[hdf5]'")
