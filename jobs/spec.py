@@ -172,7 +172,10 @@ def _message(kind: str, message: str) -> str:
 
 def canonical_json(spec: JobSpec, *, with_id: bool = True) -> str:
     """The spec as compact JSON with sorted keys and every default spelled out."""
-    document = spec.model_dump(mode="json", exclude=None if with_id else {"id"})
+    exclude = set() if with_id else {"id"}
+    if spec.output_format == "npy":  # as before the field was: stored jobs keep their hash
+        exclude.add("output_format")
+    document = spec.model_dump(mode="json", exclude=exclude)
     return json.dumps(document, sort_keys=True, separators=(",", ":"))
 
 
