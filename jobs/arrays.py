@@ -104,6 +104,12 @@ def _hdf5(path: Path, array_path: str | None) -> Any:
     if not isinstance(node, h5py.Dataset):
         handle.close()
         raise ArrayError(f"{path} holds no dataset at {array_path!r}")
+    # Data kept in other files (an external link, external raw storage, a virtual
+    # dataset) could lie outside every --data-root, so only the file's own is read.
+    if node.file.id != handle.id or node.external or node.is_virtual:
+        handle.close()
+        raise ArrayError(f"{array_path!r} in {path} keeps its data in another file, "
+                         "which is refused: only data inside the registered file is read")
     return handle, node
 
 
