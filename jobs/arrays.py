@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import itertools
 import math
+import os
 import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -121,6 +122,18 @@ def _zarr(path: Path, array_path: str | None) -> Any:
         raise ArrayError(f"{path} holds no Zarr array at {array_path or '/'!r}: {exc}") from exc
 
 
+def _no_links_out(directory: Path) -> None:
+    """A Zarr directory whose symlinks all stay inside it: a chunk linked to a file
+    elsewhere would be read (and served) from outside every --data-root."""
+    inside = directory.resolve()
+    for folder, dirs, files in os.walk(directory):
+        for name in (*dirs, *files):
+            entry = Path(folder, name)
+            if entry.is_symlink() and not entry.resolve().is_relative_to(inside):
+                raise ArrayError(f"{entry} links out of the Zarr array {directory}, "
+                                 "which is refused")
+
+
 def inspect(fmt: str, path: Path, array_path: str | None = None) -> ArrayInfo:
     """dtype and shape, from the header only; ArrayError when it is no usable array."""
     if fmt == "npy":
@@ -131,6 +144,7 @@ def inspect(fmt: str, path: Path, array_path: str | None = None) -> ArrayInfo:
         with handle:
             info = ArrayInfo(node.dtype, tuple(node.shape))
     elif fmt == "zarr":
+        _no_links_out(path)
         array = _zarr(path, array_path)
         info = ArrayInfo(np.dtype(array.dtype), tuple(array.shape))
     else:

@@ -85,3 +85,19 @@ def test_hdf5_data_kept_in_another_file_is_refused(tmp_path: Path) -> None:
             read_rows("hdf5", tmp_path / "tricks.h5", name, 0, 8)
     np.testing.assert_array_equal(read_rows("hdf5", tmp_path / "tricks.h5", "/own", 2, 5),
                                   np.arange(2.0, 5.0))
+
+
+def test_a_zarr_chunk_linked_out_of_its_directory_is_refused(tmp_path: Path) -> None:
+    import zarr  # the zarr extra, which tests/run installs
+
+    array = zarr.create_array(store=str(tmp_path / "a.zarr"), shape=(8,), chunks=(4,),
+                              dtype="f8", compressors=None)
+    array[:] = np.arange(8.0)
+    assert inspect("zarr", tmp_path / "a.zarr").shape == (8,)
+    chunk = next(p for p in (tmp_path / "a.zarr").rglob("*") if p.is_file() and
+                 p.name == "1")
+    (tmp_path / "secret").write_bytes(np.arange(4.0).tobytes())
+    chunk.unlink()
+    chunk.symlink_to(tmp_path / "secret")
+    with pytest.raises(ArrayError, match="links out of the Zarr array"):
+        inspect("zarr", tmp_path / "a.zarr")
