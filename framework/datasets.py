@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import itertools
 import os
 import re
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -22,7 +25,16 @@ from femto.errors import (
     NotFound,
     error_details,
 )
-from femto.jobs.arrays import ArrayError, ArrayInfo, MissingExtra, inspect, read_rows, row_ranges
+from femto.jobs.arrays import (
+    HDF5_ARRAY,
+    ArrayError,
+    ArrayInfo,
+    MissingExtra,
+    inspect,
+    read_rows,
+    row_ranges,
+    write_hdf5,
+)
 from femto.jobs.datasets import (
     RegisterArray,
     RegisterDataset,
@@ -207,9 +219,9 @@ class Datasets:
         return doc
 
     def from_outputs(self, name: str, job_id: str, outputs: list[dict[str, Any]],
-                     blobs: list[str]) -> dict[str, Any]:
+                     blobs: list[str], fmt: str = "npy") -> dict[str, Any]:
         """Make the dataset a transform job wrote: `outputs` (length, dtype, shape) and the
-        blob holding each partition."""
+        blob holding each partition; with fmt "hdf5", one HDF5 blob of them all instead."""
         dtypes = {o["dtype"] for o in outputs}
         trailing = {tuple(o["shape"][1:]) for o in outputs}
         if len(dtypes) != 1 or len(trailing) != 1:
@@ -226,7 +238,28 @@ class Datasets:
             ],
             "created": time.time(), "source": f"job:{job_id}", "closed": True,
         }
+        if fmt == "hdf5":
+            doc = self._as_hdf5(doc, blobs)
         self._insert(doc)
+        if fmt == "hdf5":
+            for blob in blobs:
+                self.store.delete_blob(blob)
+        return doc
+
+    def _as_hdf5(self, doc: dict[str, Any], blobs: list[str]) -> dict[str, Any]:
+        """`doc` stored as one HDF5 blob (the array at /data), its partitions row ranges."""
+        with tempfile.TemporaryFile() as file:
+            write_hdf5(file, (load_npy(self.store.get_blob(b)) for b in blobs),
+                       np.dtype(doc["dtype"]), tuple(doc["shape"]))
+            file.seek(0)
+            key = f"ds/{uuid.uuid4().hex}/h5"
+            self.store.put_blob(key, file.read())
+        starts = itertools.accumulate((p["length"] for p in doc["partitions"]), initial=0)
+        doc["partitions"] = [
+            {**part, "blob": key, "format": "hdf5", "path": HDF5_ARRAY,
+             "rows": [start, start + part["length"]]}
+            for part, start in zip(doc["partitions"], starts, strict=False)
+        ]
         return doc
 
     def _insert(self, doc: dict[str, Any]) -> None:
@@ -244,9 +277,8 @@ class Datasets:
         self._drop_blobs(doc)
 
     def _drop_blobs(self, doc: dict[str, Any]) -> None:
-        for part in doc["partitions"]:
-            if part["blob"]:
-                self.store.delete_blob(part["blob"])
+        for blob in {part["blob"] for part in doc["partitions"] if part["blob"]}:
+            self.store.delete_blob(blob)  # an HDF5 blob holds every partition
 
     def partition_npy(self, name: str, index: int) -> bytes:
         return self._partition(name, index)[0]
@@ -270,6 +302,8 @@ class Datasets:
         if not 0 <= index < len(doc["partitions"]):
             raise NotFound(f"dataset {name!r} has no partition {index}", [{"loc": "partition"}])
         part = doc["partitions"][index]
+        if part["blob"] and part.get("rows") is not None:
+            return self._blob_rows(part)
         if part["blob"]:
             return self.store.get_blob(part["blob"]), None
         where = f"partition {index} of {name!r} ({part['uri']})"
@@ -307,6 +341,20 @@ class Datasets:
         except ArrayError as exc:
             raise Invalid(f"{where}: {exc}", [{"loc": "partition"}]) from exc
         return npy_bytes(array), array
+
+    def _blob_rows(self, part: dict[str, Any]) -> tuple[bytes, np.ndarray]:
+        """Rows of an HDF5 blob femto wrote: from its file, or (a store that keeps blobs in
+        no local file) from its bytes."""
+        where = self.store.blob_path(part["blob"])
+        start, stop = part["rows"]
+        with contextlib.ExitStack() as stack:
+            if where is None:
+                file = stack.enter_context(tempfile.NamedTemporaryFile())
+                file.write(self.store.get_blob(part["blob"]))
+                file.flush()
+                where = file.name
+            array = read_rows(part["format"], Path(where), part["path"], start, stop)
+            return npy_bytes(array), array
 
     def refs(self, doc: dict[str, Any], api_url: str, start: int = 0) -> list[dict[str, Any]]:
         """Where an executor finds each partition (from `start`): a local file, else the

@@ -10,11 +10,13 @@ from __future__ import annotations
 import importlib
 import itertools
 import math
+import os
 import tokenize
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 
@@ -103,6 +105,12 @@ def _hdf5(path: Path, array_path: str | None) -> Any:
     if not isinstance(node, h5py.Dataset):
         handle.close()
         raise ArrayError(f"{path} holds no dataset at {array_path!r}")
+    # Data kept in other files (an external link, external raw storage, a virtual
+    # dataset) could lie outside every --data-root, so only the file's own is read.
+    if node.file.id != handle.id or node.external or node.is_virtual:
+        handle.close()
+        raise ArrayError(f"{array_path!r} in {path} keeps its data in another file, "
+                         "which is refused: only data inside the registered file is read")
     return handle, node
 
 
@@ -112,6 +120,18 @@ def _zarr(path: Path, array_path: str | None) -> Any:
         return zarr.open_array(store=str(path), mode="r", path=array_path or "")
     except Exception as exc:  # zarr raises several of its own kinds for "no array here"
         raise ArrayError(f"{path} holds no Zarr array at {array_path or '/'!r}: {exc}") from exc
+
+
+def _no_links_out(directory: Path) -> None:
+    """A Zarr directory whose symlinks all stay inside it: a chunk linked to a file
+    elsewhere would be read (and served) from outside every --data-root."""
+    inside = directory.resolve()
+    for folder, dirs, files in os.walk(directory):
+        for name in (*dirs, *files):
+            entry = Path(folder, name)
+            if entry.is_symlink() and not entry.resolve().is_relative_to(inside):
+                raise ArrayError(f"{entry} links out of the Zarr array {directory}, "
+                                 "which is refused")
 
 
 def inspect(fmt: str, path: Path, array_path: str | None = None) -> ArrayInfo:
@@ -124,6 +144,7 @@ def inspect(fmt: str, path: Path, array_path: str | None = None) -> ArrayInfo:
         with handle:
             info = ArrayInfo(node.dtype, tuple(node.shape))
     elif fmt == "zarr":
+        _no_links_out(path)
         array = _zarr(path, array_path)
         info = ArrayInfo(np.dtype(array.dtype), tuple(array.shape))
     else:
@@ -168,3 +189,21 @@ def read_rows(fmt: str, path: Path, array_path: str | None, start: int,
 def _check_rows(path: Path, shape: tuple[int, ...], start: int, stop: int) -> None:
     if not shape or not 0 <= start <= stop <= shape[0]:
         raise ArrayError(f"{path} holds shape {tuple(shape)}: it has no rows {start}:{stop}")
+
+
+HDF5_ARRAY = "/data"  # where femto writes an array in an HDF5 file of its own
+
+
+def write_hdf5(path: Path | IO[bytes], parts: Iterable[np.ndarray], dtype: np.dtype,
+               shape: tuple[int, ...], array_path: str = HDF5_ARRAY) -> None:
+    """One contiguous HDF5 dataset of `shape`, written part after part (rows in order), so
+    only one part is in memory at a time. MissingExtra without h5py."""
+    h5py: Any = library("hdf5")
+    with h5py.File(path, "w") as f:
+        target = f.create_dataset(array_path, shape=shape, dtype=dtype)
+        row = 0
+        for part in parts:
+            target[row:row + len(part)] = part
+            row += len(part)
+    if row != shape[0]:
+        raise ArrayError(f"wrote {row} rows of {shape[0]} into {path}")

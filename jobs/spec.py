@@ -3,7 +3,7 @@
 import hashlib
 import json
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -19,6 +19,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
+from femto.jobs.arrays import MissingExtra, library
 from femto.jobs.limits import Limits, check_limit
 from femto.jobs.names import Name
 from femto.jobs.operations import UnknownOperation, get_operation
@@ -49,6 +50,10 @@ class Resources(BaseModel):
         return value
 
 
+# Added after specs were first stored, with their defaults (JobSpec._dump leaves them out).
+LATER_FIELDS: dict[str, Any] = {"output_format": "npy", "standing": False}
+
+
 class JobSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -58,6 +63,9 @@ class JobSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     inputs: list[Name]
     output: Name | None = None
+    # How a transform's output dataset is stored: .npy partitions, or one HDF5 file
+    # (the array at /data) whose row ranges are the partitions.
+    output_format: Literal["npy", "hdf5"] = "npy"
     resources: Resources = Field(default_factory=Resources)
     max_retries: int = Field(default=3, strict=True, ge=0, le=100)
     # A transform that stays open over a stream: a task per input partition, appended ones
@@ -121,17 +129,29 @@ class JobSpec(BaseModel):
                 "stream (a query's result needs the whole input)",
                 self.standing,
             )
+        if self.standing and self.output_format != "npy":
+            raise _errors(
+                ("output_format",),
+                "standing_output_format",
+                "a standing job appends .npy partitions to its output as they come: "
+                "output_format must be npy",
+                self.output_format,
+            )
+        if self.output_format != "npy":
+            _check_output_format(op, self.output_format)
         object.__setattr__(self, "params", params.model_dump(mode="json"))
         self._operation, self._params = op, params
         return self
 
     @model_serializer(mode="wrap")
     def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # Left out unless set: a spec stored before standing jobs keeps its canonical form,
-        # and so its fingerprint (a resubmission of it is still the same job).
+        # Fields added since specs were first stored are left out at their defaults: a
+        # stored spec keeps its canonical form, and so its fingerprint (a resubmission of
+        # it is still the same job).
         document: dict[str, Any] = handler(self)
-        if not self.standing:
-            document.pop("standing", None)
+        for name, default in LATER_FIELDS.items():
+            if document.get(name) == default:
+                document.pop(name, None)
         return document
 
     @property
@@ -167,6 +187,17 @@ def parse_job_spec(data: Any, limits: Limits | None = None) -> JobSpec:
                 for e in exc.errors()
             ]
         ) from None
+
+
+def _check_output_format(op: Operation[Any], fmt: str) -> None:
+    if op.kind == "query":
+        raise _errors(("output_format",), "query_output",
+                      f"{op.name} is a query: it writes no dataset, so it has no output_format",
+                      fmt)
+    try:
+        library(fmt)
+    except MissingExtra as exc:
+        raise _errors(("output_format",), "missing_extra", str(exc), fmt) from None
 
 
 def _message(kind: str, message: str) -> str:

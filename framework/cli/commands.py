@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from femto.cli.arrays import npy_to_hdf5, registration, wants_hdf5
 from femto.cli.errors import UserError
 from femto.cli.render import (
     datasets_table,
@@ -234,14 +235,20 @@ def dataset_get(args: argparse.Namespace) -> int:
     # Into a file beside the target, renamed once whole: an interrupted download leaves
     # neither a torn .npy nor a stale one behind.
     partial = target.with_name(f".{target.name}.part")
+    hdf5 = wants_hdf5(target)
     try:
         with partial.open("wb") as out, connect(args) as client, \
                 client.stream("GET", f"/v1/datasets/{args.name}/data") as response:
             for chunk in response.iter_bytes():
                 out.write(chunk)
-        partial.replace(target)
+        if hdf5:
+            npy_to_hdf5(partial, partial.with_suffix(".h5part"))
+            partial.with_suffix(".h5part").replace(target)
+        else:
+            partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
+        partial.with_suffix(".h5part").unlink(missing_ok=True)
     if not args.json:
         emit([f"saved dataset {args.name} to {target} ({target.stat().st_size:,} bytes)"])
     return 0
@@ -343,3 +350,8 @@ def dataset_close(args: argparse.Namespace) -> int:
     return call_and_show(
         args, "POST", f"/v1/datasets/{args.name}/close",
         lambda d: [f"closed dataset {args.name} ({d['partitions']} partitions)"])
+
+
+def dataset_register(args: argparse.Namespace) -> int:
+    return call_and_show(args, "POST", "/v1/datasets",
+                         lambda dataset: datasets_table([dataset]), json=registration(args))

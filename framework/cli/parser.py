@@ -258,10 +258,11 @@ def build_parser() -> Parser:
     put.add_argument("file", metavar="FILE.npy", help="the array to upload")
     put.add_argument("--partitions", type=at_least_one, metavar="K",
                      help="split it into K partitions along axis 0 (default: up to 8)")
-    get = command("get", commands.dataset_get, "download as .npy", verbs)
+    get = command("get", commands.dataset_get, "download as .npy (or HDF5: -o FILE.h5)", verbs)
     get.add_argument("name", metavar="NAME", help="the dataset\'s name")
     get.add_argument("-o", "--output", required=True, metavar="FILE.npy",
-                     help="where to save it")
+                     help="where to save it; a .h5 or .hdf5 name saves HDF5, the array at "
+                          "/data (needs femto[hdf5])")
     command("list", commands.dataset_list, "list datasets", verbs)
     command("delete", commands.dataset_delete, "delete a dataset", verbs
             ).add_argument("name", metavar="NAME", help="the dataset's name")
@@ -279,6 +280,19 @@ def build_parser() -> Parser:
     command("close", commands.dataset_close, "close a dataset: nothing more is appended, "
             "and standing jobs reading it finish once drained", verbs
             ).add_argument("name", metavar="NAME", help="the dataset's name")
+    register = command("register", commands.dataset_register, "register an array where it "
+                       "lies (.npy, HDF5, Zarr) as row ranges, without a copy", verbs)
+    register.add_argument("name", metavar="NAME", help="the dataset's name")
+    register.add_argument("file", metavar="FILE", help="the file (a Zarr array's directory), "
+                          "as the scheduler sees it, under its --data-root: a path or file:// URI")
+    register.add_argument("--format", choices=["npy", "hdf5", "zarr"],
+                          help="default: from FILE's suffix (.npy, .h5/.hdf5, .zarr)")
+    register.add_argument("--path", metavar="ARRAY", help="the array inside an HDF5 file or "
+                          "Zarr group, e.g. /group/array")
+    register.add_argument("--partitions", type=at_least_one, metavar="K", required=True,
+                          help="split its rows into K ranges (as numpy.array_split)")
+    register.add_argument("--host", metavar="HOST", help="the agent whose disk holds it "
+                          "(default: every agent sees it)")
     return parser
 
 

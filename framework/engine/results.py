@@ -65,7 +65,8 @@ def result_of(store: Store, datasets: Datasets, job: Job, admitted: Admitted) ->
                 f"the output of partition {partial['partition']} (attempt "
                 f"{partial['attempt']}) was reported but never uploaded")
     try:
-        datasets.from_outputs(job.output, job.id, [p["value"] for p in partials], blobs)
+        datasets.from_outputs(job.output, job.id, [p["value"] for p in partials], blobs,
+                              fmt=admitted.spec.output_format)
     except StoreError:
         raise  # not the job's fault: the update is delivered again
     except Exception as exc:

@@ -63,3 +63,41 @@ def test_a_file_that_is_no_usable_npy_is_refused_naming_why(
 def test_an_unknown_format_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ArrayError, match="unknown format 'csv'"):
         inspect("csv", tmp_path)
+
+
+def test_hdf5_data_kept_in_another_file_is_refused(tmp_path: Path) -> None:
+    import h5py  # the hdf5 extra, which tests/run installs
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.arange(8.0).tobytes())
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f.create_dataset("/x", data=np.arange(8.0))
+    with h5py.File(tmp_path / "tricks.h5", "w") as f:
+        f.create_dataset("/raw", shape=(8,), dtype="f8", external=[(str(secret), 0, 64)])
+        f["/linked"] = h5py.ExternalLink(str(tmp_path / "other.h5"), "/x")
+        layout = h5py.VirtualLayout(shape=(8,), dtype="f8")
+        layout[:] = h5py.VirtualSource(str(tmp_path / "other.h5"), "/x", shape=(8,))
+        f.create_virtual_dataset("/virtual", layout)
+        f.create_dataset("/own", data=np.arange(8.0))
+    for name in ("/raw", "/linked", "/virtual"):
+        with pytest.raises(ArrayError, match="another file"):
+            inspect("hdf5", tmp_path / "tricks.h5", name)
+        with pytest.raises(ArrayError, match="another file"):
+            read_rows("hdf5", tmp_path / "tricks.h5", name, 0, 8)
+    np.testing.assert_array_equal(read_rows("hdf5", tmp_path / "tricks.h5", "/own", 2, 5),
+                                  np.arange(2.0, 5.0))
+
+
+def test_a_zarr_chunk_linked_out_of_its_directory_is_refused(tmp_path: Path) -> None:
+    import zarr  # the zarr extra, which tests/run installs
+
+    array = zarr.create_array(store=str(tmp_path / "a.zarr"), shape=(8,), chunks=(4,),
+                              dtype="f8", compressors=None)
+    array[:] = np.arange(8.0)
+    assert inspect("zarr", tmp_path / "a.zarr").shape == (8,)
+    chunk = next(p for p in (tmp_path / "a.zarr").rglob("*") if p.is_file() and
+                 p.name == "1")
+    (tmp_path / "secret").write_bytes(np.arange(4.0).tobytes())
+    chunk.unlink()
+    chunk.symlink_to(tmp_path / "secret")
+    with pytest.raises(ArrayError, match="links out of the Zarr array"):
+        inspect("zarr", tmp_path / "a.zarr")
