@@ -23,10 +23,12 @@ from bench.master_memory import run_master_memory
 from bench.memory import run_memory
 from bench.report import figures, render, rows
 from bench.scale import run_scale
+from bench.stream import run_stream
 from bench.throughput import run_throughput
 
 RESULTS = Path(__file__).with_name("results.json")
-NAMES = ("throughput", "data_job", "api", "failover", "memory", "master_memory", "scale")
+NAMES = ("throughput", "data_job", "api", "failover", "memory", "master_memory", "scale",
+         "stream")
 
 # (full, quick) sizes, as the issue fixes them.
 SIZES: dict[str, tuple[Any, Any]] = {
@@ -37,6 +39,7 @@ SIZES: dict[str, tuple[Any, Any]] = {
     "memory": (100_000, 100_000),
     "master_memory": (4_000, 2_500),  # jobs: the issue's 4,000; quick still twice the buffer
     "scale": (1_000, 200),  # tasks per cluster size
+    "stream": (300, 50),  # appends at 10/s: 30 s, quick 5 s (a p99 of 50 is their max)
 }
 # Agent counts `scale` sweeps (full, quick): the issue's 2 to 50.
 SCALE_AGENTS = ((2, 10, 25, 50), (2, 6, 12))
@@ -56,6 +59,7 @@ def benchmarks(quick: bool) -> dict[str, Callable[[Path], dict[str, Any]]]:
                                                      d / "master_memory"),
         "scale": lambda d: run_scale(SCALE_AGENTS[quick], int(size["scale"]), d / "scale",
                                      SCALE_QUEUE[quick]),
+        "stream": lambda d: run_stream(int(size["stream"]), d / "stream"),
     }
 
 

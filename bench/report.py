@@ -139,6 +139,14 @@ def master_memory_figures(r: dict[str, Any]) -> list[Figure]:
                    "filling")]
 
 
+def stream_figures(r: dict[str, Any]) -> list[Figure]:
+    """An append's latency to a readable output, beside the NumPy work one append needs."""
+    what = (f"append to output readable, s ({r['appends']} x {r['rows_per_append']:.0e} f64"
+            f" at {num(r['rate_per_s'])}/s)")
+    return [Figure("stream", f"{what} {q}", r[f"{q}_s"], r["peer"]["seconds"],
+                   r["peer"]["name"]) for q in ("p50", "p99")]
+
+
 def scale_figures(r: dict[str, Any]) -> list[Figure]:
     """The fitted growth per agent and per 1,000 queued tasks, against its own standard
     error: flat is a slope within noise of zero."""
@@ -156,6 +164,7 @@ FIGURES: dict[str, Callable[[dict[str, Any]], list[Figure]]] = {
     "throughput": throughput_figures, "data_job": data_job_figures, "api": api_figures,
     "failover": failover_figures, "memory": memory_figures,
     "master_memory": master_memory_figures, "scale": scale_figures,
+    "stream": stream_figures,
 }
 
 

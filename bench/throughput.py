@@ -20,6 +20,7 @@ from bench.cluster import expect, femto, run_job, upload
 from bench.cpu import spent, tree_cpu_seconds
 from bench.dask_peer import dask_client
 from bench.stats import overhead_ms, ratio, steady_rate
+from femto.jobs.operations import Context
 from femto.jobs.operations.noop import Noop, NoopParams
 
 # Two agents, each running one executor process: the peer gets as many processes.
@@ -33,7 +34,7 @@ OVERHEAD_DEFINITION = (
 
 def noop_task(index: int) -> float:
     """The work of one task, as femto's executor runs it; returns when it ended."""
-    Noop().map([PARTITION], NoopParams(), None)
+    Noop().map([PARTITION], NoopParams(), Context())
     return time.time()
 
 

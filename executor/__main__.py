@@ -13,6 +13,7 @@ import threading
 from types import FrameType
 
 from femto.executor.service import FemtoExecutor, shutdown_wait
+from femto.jobs.operations.registry import registry
 from mesosapi.executor import MesosExecutorDriver
 
 log = logging.getLogger("femto.executor")
@@ -28,6 +29,9 @@ def main() -> int:
     )
     if not known:
         log.warning("FEMTO_LOG_LEVEL=%s is not a log level", level)
+    # Now rather than in the first task, which would wait on every plugin's imports; a
+    # plugin that cannot be loaded is only logged (its tasks fail naming it).
+    registry()
     executor = FemtoExecutor()
     try:
         driver = MesosExecutorDriver(executor)

@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlparse
 import numpy as np
 
 from femto.executor.httpio import Api, request
+from femto.jobs.arrays import ArrayError, read_rows
 from femto.jobs.datasets import load_npy
 from femto.jobs.wire import PartitionRef
 
@@ -17,11 +18,12 @@ class InputError(Exception):
 
 
 def local_path(ref: PartitionRef) -> Path | None:
-    """The partition's file if its `uri` names a file that exists on this machine."""
+    """The partition's file (a Zarr array's directory) if its `uri` names one that exists
+    on this machine."""
     if ref.uri is None:
         return None
     path = Path(unquote(urlparse(ref.uri).path))
-    return path if path.is_file() else None
+    return path if path.is_file() or (ref.format == "zarr" and path.is_dir()) else None
 
 
 def _where(ref: PartitionRef) -> str:
@@ -31,7 +33,13 @@ def _where(ref: PartitionRef) -> str:
 def read_partition(ref: PartitionRef, api: Api) -> np.ndarray:
     """The whole partition; a local file is memory-mapped, not read into memory."""
     path = local_path(ref)
-    if path is not None:
+    if path is not None and ref.rows is not None:
+        try:
+            array = read_rows(ref.format, path, ref.path, *ref.rows)
+        except ArrayError as exc:
+            raise InputError(f"cannot read rows {ref.rows[0]}:{ref.rows[1]} of {path}: "
+                             f"{exc}") from exc
+    elif path is not None:
         try:
             # An empty file region cannot be memory-mapped, so empty partitions are read plainly.
             array = np.load(path, mmap_mode="r" if ref.length else None, allow_pickle=False)
@@ -69,7 +77,11 @@ def read_left_tail(refs: list[PartitionRef], need: int, api: Api) -> np.ndarray 
         if ref.length == 0:
             continue
         take = min(remaining, ref.length)
-        # Slicing the memory map reads only the tail pages from disk.
+        if ref.rows is not None and local_path(ref) is not None:
+            # Only the tail rows are read from the array (its url serves the whole range).
+            stop = ref.rows[1]
+            ref = ref.model_copy(update={"rows": (stop - take, stop), "length": take})
+        # Slicing a memory map reads only the tail pages from disk.
         pieces.append(
             np.array(read_partition(ref, api)[-take:])
         )

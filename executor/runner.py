@@ -5,7 +5,6 @@ Plain function, no Mesos: the service in `executor/service.py` turns outcomes in
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import traceback
@@ -21,10 +20,12 @@ from pydantic import ValidationError
 
 from femto.executor.httpio import Api, Cancelled, Unreachable, new_client
 from femto.executor.inputs import read_left_tail, read_partition
+from femto.executor.operations import find_operation
 from femto.executor.outputs import put_output
 from femto.executor.programs import TaskPrograms
 from femto.executor.tasklog import TaskLog
-from femto.jobs.operations import get_operation
+from femto.jobs.operations import Context
+from femto.jobs.plain import json_safe
 from femto.jobs.wire import (
     OutputMeta,
     PayloadError,
@@ -63,19 +64,6 @@ class TaskOutcome:
 
 class TaskError(Exception):
     """The task cannot run as asked (bad params, wrong number of inputs, no output url)."""
-
-
-def _plain(value: Any) -> Any:
-    # Operations may return NumPy scalars or arrays inside their result dict.
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=_plain))
 
 
 def run_task(
@@ -161,7 +149,7 @@ def _execute(
     compute: threading.Semaphore | None,
     task_log: TaskLog | None,
 ) -> TaskOutcome:
-    operation = get_operation(task.operation)
+    operation = find_operation(task)
     try:
         params = operation.parse_params(task.params)
     except ValidationError as exc:
@@ -189,17 +177,21 @@ def _execute(
         return TaskOutcome(Outcome.KILLED)
     progress(INPUTS_READ)
 
-    # A program's own progress (0..1) is the computation's share, between the milestones.
-    programs = TaskPrograms(cancel, task_log, progress=lambda fraction: progress(
-        INPUTS_READ + fraction * (COMPUTED - INPUTS_READ)))
+    # The computation's own progress (0..1, from the operation or its program) is its
+    # share between the milestones.
+    def computing(fraction: float) -> None:
+        progress(INPUTS_READ + min(max(fraction, 0.0), 1.0) * (COMPUTED - INPUTS_READ))
+
+    context = Context(left=left, programs=TaskPrograms(cancel, task_log, progress=computing),
+                      progress=computing)
     with _slot(compute if operation.computes_in_process else None, cancel):
-        result = operation.map(inputs, params, left, programs=programs)
+        result = operation.map(inputs, params, context)
     if cancel.is_set():
         return TaskOutcome(Outcome.KILLED)
 
     if operation.kind == "query":
         progress(1.0)
-        return TaskOutcome(Outcome.FINISHED, result=TaskResult(result=_json_safe(result)))
+        return TaskOutcome(Outcome.FINISHED, result=TaskResult(result=json_safe(result)))
 
     array = np.asarray(result)
     if array.ndim == 0:

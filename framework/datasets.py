@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import itertools
 import os
 import re
+import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +25,24 @@ from femto.errors import (
     NotFound,
     error_details,
 )
-from femto.jobs.datasets import RegisterDataset, file_uri_path, load_npy, npy_bytes, split
+from femto.jobs.arrays import (
+    HDF5_ARRAY,
+    ArrayError,
+    ArrayInfo,
+    MissingExtra,
+    inspect,
+    read_rows,
+    row_ranges,
+    write_hdf5,
+)
+from femto.jobs.datasets import (
+    RegisterArray,
+    RegisterDataset,
+    file_uri_path,
+    load_npy,
+    npy_bytes,
+    split,
+)
 from femto.jobs.limits import Limits
 from femto.jobs.names import NAME_PATTERN
 from femto.store import KeyConflict, Store
@@ -35,6 +56,15 @@ def check_name(name: str) -> None:
             f"dataset name {name!r} must match {NAME_PATTERN}",
             [{"loc": "name", "msg": "invalid dataset name"}],
         )
+
+
+def is_closed(doc: dict[str, Any]) -> bool:
+    """Whether partitions may still be appended (femto.streams). A dataset stored before
+    streams has no flag: a job's output was complete, an upload or registration is open."""
+    closed = doc.get("closed")
+    if closed is None:
+        return str(doc.get("source", "")).startswith("job:")
+    return bool(closed)
 
 
 class DataRoots:
@@ -67,6 +97,9 @@ class Datasets:
         self.store = store
         self.data_roots = data_roots or DataRoots()
         self.limits = limits or Limits()
+        # Called with each new dataset's document (the triggers watching dataset names);
+        # each must only take note, as a caller may hold the engine lock.
+        self.on_created: list[Callable[[dict[str, Any]], None]] = []
 
     def _check_partitions(self, count: int) -> None:
         try:
@@ -87,7 +120,7 @@ class Datasets:
     def view(doc: dict[str, Any]) -> dict[str, Any]:
         return {
             "name": doc["name"], "dtype": doc["dtype"], "shape": doc["shape"],
-            "partitions": len(doc["partitions"]),
+            "partitions": len(doc["partitions"]), "closed": is_closed(doc),
         }
 
     def upload(self, name: str, body: bytes, partitions: int | None) -> dict[str, Any]:
@@ -120,12 +153,15 @@ class Datasets:
             refs.append({"blob": f"{prefix}/{i}", "uri": None, "host": None, "length": len(part)})
         doc = {
             "name": name, "dtype": array.dtype.str, "shape": list(array.shape),
-            "partitions": refs, "created": time.time(), "source": "upload",
+            "partitions": refs, "created": time.time(), "source": "upload", "closed": False,
         }
         self._insert(doc)
         return doc
 
     def register(self, body: Any) -> dict[str, Any]:
+        """`POST /v1/datasets`: files one per partition, or (with "format") one array."""
+        if isinstance(body, dict) and "format" in body:
+            return self._register_array(body)
         try:
             request = RegisterDataset.model_validate(body)
         except ValidationError as exc:
@@ -141,15 +177,51 @@ class Datasets:
                 {"blob": None, "uri": p.uri, "host": p.host, "length": p.length}
                 for p in request.partitions
             ],
+            "created": time.time(), "source": "registered", "closed": False,
+        }
+        self._insert(doc)
+        return doc
+
+    def register_array(self, name: str, fmt: str, uri: str, partitions: int, *,
+                       path: str | None = None, host: str | None = None) -> dict[str, Any]:
+        """Register rows of one array in place (a .npy file, an HDF5 dataset, a Zarr array)
+        as `partitions` row ranges, split as numpy.array_split splits. Reads only its header,
+        here on the scheduler; Invalid, Forbidden or Conflict like `register`."""
+        body = {"name": name, "format": fmt, "uri": uri, "partitions": partitions}
+        body |= {k: v for k, v in (("path", path), ("host", host)) if v is not None}
+        return self._register_array(body)
+
+    def _register_array(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            request = RegisterArray.model_validate(body)
+        except ValidationError as exc:
+            raise Invalid("invalid dataset registration", error_details(exc.errors())) from exc
+        self._check_partitions(request.partitions)
+        if self.store.get("datasets", request.name) is not None:
+            raise Conflict(f"dataset {request.name!r} exists", [{"loc": "name", "msg": "taken"}])
+        where = self.data_roots.check(request.uri)
+        info = _array_info(request.format, where, request.path)
+        try:
+            ranges = row_ranges(info.shape[0], request.partitions)
+        except ValueError as exc:
+            raise Invalid(str(exc), [{"loc": "partitions", "msg": str(exc)}]) from exc
+        doc = {
+            "name": request.name, "dtype": info.dtype.str, "shape": list(info.shape),
+            "format": request.format, "uri": request.uri, "path": request.path,
+            "partitions": [
+                {"blob": None, "uri": request.uri, "host": request.host, "length": stop - start,
+                 "format": request.format, "path": request.path, "rows": [start, stop]}
+                for start, stop in ranges
+            ],
             "created": time.time(), "source": "registered",
         }
         self._insert(doc)
         return doc
 
     def from_outputs(self, name: str, job_id: str, outputs: list[dict[str, Any]],
-                     blobs: list[str]) -> dict[str, Any]:
+                     blobs: list[str], fmt: str = "npy") -> dict[str, Any]:
         """Make the dataset a transform job wrote: `outputs` (length, dtype, shape) and the
-        blob holding each partition."""
+        blob holding each partition; with fmt "hdf5", one HDF5 blob of them all instead."""
         dtypes = {o["dtype"] for o in outputs}
         trailing = {tuple(o["shape"][1:]) for o in outputs}
         if len(dtypes) != 1 or len(trailing) != 1:
@@ -164,9 +236,30 @@ class Datasets:
                 {"blob": blob, "uri": None, "host": None, "length": o["shape"][0]}
                 for o, blob in zip(outputs, blobs, strict=True)
             ],
-            "created": time.time(), "source": f"job:{job_id}",
+            "created": time.time(), "source": f"job:{job_id}", "closed": True,
         }
+        if fmt == "hdf5":
+            doc = self._as_hdf5(doc, blobs)
         self._insert(doc)
+        if fmt == "hdf5":
+            for blob in blobs:
+                self.store.delete_blob(blob)
+        return doc
+
+    def _as_hdf5(self, doc: dict[str, Any], blobs: list[str]) -> dict[str, Any]:
+        """`doc` stored as one HDF5 blob (the array at /data), its partitions row ranges."""
+        with tempfile.TemporaryFile() as file:
+            write_hdf5(file, (load_npy(self.store.get_blob(b)) for b in blobs),
+                       np.dtype(doc["dtype"]), tuple(doc["shape"]))
+            file.seek(0)
+            key = f"ds/{uuid.uuid4().hex}/h5"
+            self.store.put_blob(key, file.read())
+        starts = itertools.accumulate((p["length"] for p in doc["partitions"]), initial=0)
+        doc["partitions"] = [
+            {**part, "blob": key, "format": "hdf5", "path": HDF5_ARRAY,
+             "rows": [start, start + part["length"]]}
+            for part, start in zip(doc["partitions"], starts, strict=False)
+        ]
         return doc
 
     def _insert(self, doc: dict[str, Any]) -> None:
@@ -175,6 +268,8 @@ class Datasets:
         except KeyConflict as exc:
             self._drop_blobs(doc)
             raise Conflict(f"dataset {doc['name']!r} exists", [{"loc": "name"}]) from exc
+        for note in list(self.on_created):
+            note(doc)
 
     def delete(self, name: str) -> None:
         doc = self.get(name)
@@ -182,9 +277,8 @@ class Datasets:
         self._drop_blobs(doc)
 
     def _drop_blobs(self, doc: dict[str, Any]) -> None:
-        for part in doc["partitions"]:
-            if part["blob"]:
-                self.store.delete_blob(part["blob"])
+        for blob in {part["blob"] for part in doc["partitions"] if part["blob"]}:
+            self.store.delete_blob(blob)  # an HDF5 blob holds every partition
 
     def partition_npy(self, name: str, index: int) -> bytes:
         return self._partition(name, index)[0]
@@ -208,10 +302,14 @@ class Datasets:
         if not 0 <= index < len(doc["partitions"]):
             raise NotFound(f"dataset {name!r} has no partition {index}", [{"loc": "partition"}])
         part = doc["partitions"][index]
+        if part["blob"] and part.get("rows") is not None:
+            return self._blob_rows(part)
         if part["blob"]:
             return self.store.get_blob(part["blob"]), None
         where = f"partition {index} of {name!r} ({part['uri']})"
         path = self.data_roots.check(part["uri"])
+        if part.get("rows") is not None:
+            return self._rows(doc, part, path, where)
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -228,15 +326,48 @@ class Datasets:
                           [{"loc": "partition"}])
         return data, array
 
-    def refs(self, doc: dict[str, Any], api_url: str) -> list[dict[str, Any]]:
-        """Where an executor finds each partition: a local file, else the API."""
+    @staticmethod
+    def _rows(doc: dict[str, Any], part: dict[str, Any], path: Path,
+              where: str) -> tuple[bytes, np.ndarray]:
+        """A row-range partition, read from its array if that still is what was registered."""
+        info = _array_info(part["format"], path, part["path"])
+        if info.dtype.str != doc["dtype"] or list(info.shape[1:]) != doc["shape"][1:]:
+            raise Invalid(f"{where} holds shape {info.shape} of {info.dtype.str}, but was "
+                          f"registered as {tuple(doc['shape'])} of {doc['dtype']}",
+                          [{"loc": "partition"}])
+        start, stop = part["rows"]
+        try:
+            array = read_rows(part["format"], path, part["path"], start, stop)
+        except ArrayError as exc:
+            raise Invalid(f"{where}: {exc}", [{"loc": "partition"}]) from exc
+        return npy_bytes(array), array
+
+    def _blob_rows(self, part: dict[str, Any]) -> tuple[bytes, np.ndarray]:
+        """Rows of an HDF5 blob femto wrote: from its file, or (a store that keeps blobs in
+        no local file) from its bytes."""
+        where = self.store.blob_path(part["blob"])
+        start, stop = part["rows"]
+        with contextlib.ExitStack() as stack:
+            if where is None:
+                file = stack.enter_context(tempfile.NamedTemporaryFile())
+                file.write(self.store.get_blob(part["blob"]))
+                file.flush()
+                where = file.name
+            array = read_rows(part["format"], Path(where), part["path"], start, stop)
+            return npy_bytes(array), array
+
+    def refs(self, doc: dict[str, Any], api_url: str, start: int = 0) -> list[dict[str, Any]]:
+        """Where an executor finds each partition (from `start`): a local file, else the
+        API."""
         refs = []
-        for i, part in enumerate(doc["partitions"]):
+        for i, part in enumerate(doc["partitions"][start:], start):
             path = self.store.blob_path(part["blob"]) if part["blob"] else None
             uri = Path(path).as_uri() if path else part["uri"]
             refs.append({
                 "uri": uri, "url": partition_url(api_url, doc["name"], i),
                 "length": part["length"], "dtype": doc["dtype"], "host": part["host"],
+                "format": part.get("format", "npy"), "path": part.get("path"),
+                "rows": tuple(part["rows"]) if part.get("rows") is not None else None,
             })
         return refs
 
@@ -244,3 +375,14 @@ class Datasets:
 def partition_url(api_url: str, dataset: str, partition: int) -> str:
     """Where an executor reads a partition through the API."""
     return f"{api_url}/executor/datasets/{dataset}/partitions/{partition}"
+
+
+def _array_info(fmt: str, path: Path, array_path: str | None) -> ArrayInfo:
+    """The array's header, or the 4xx saying why it is none (a missing extra names its
+    pip command)."""
+    try:
+        return inspect(fmt, path, array_path)
+    except MissingExtra as exc:
+        raise Invalid(str(exc), [{"loc": "format", "msg": str(exc)}]) from exc
+    except ArrayError as exc:
+        raise Invalid(str(exc), [{"loc": "uri", "msg": str(exc)}]) from exc

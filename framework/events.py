@@ -66,6 +66,20 @@ class WorkflowEvent(_Event):
     error: str | None = None
 
 
+class TriggerEvent(_Event):
+    """A trigger fired on a file or dataset (`item`), failed to, or was created, paused,
+    resumed or deleted; `job` or `workflow` is what a firing submitted."""
+
+    type: Literal["trigger"] = "trigger"
+    trigger: str
+    state: str  # fired, failed, created, paused, resumed, deleted
+    item: str | None = None
+    dataset: str | None = None
+    job: str | None = None
+    workflow: str | None = None
+    error: str | None = None
+
+
 class ResetEvent(_Event):
     """The stream cannot resume from the client's Last-Event-ID (another scheduler leads
     now, or the event fell out of the window): re-read the state, then follow again."""
@@ -74,10 +88,10 @@ class ResetEvent(_Event):
     reason: str
 
 
-Event = JobEvent | TaskEvent | ProgressEvent | WorkflowEvent | ResetEvent
+Event = JobEvent | TaskEvent | ProgressEvent | WorkflowEvent | ResetEvent | TriggerEvent
 
 EVENT_MODELS: tuple[type[_Event], ...] = (
-    JobEvent, TaskEvent, ProgressEvent, WorkflowEvent, ResetEvent)
+    JobEvent, TaskEvent, ProgressEvent, WorkflowEvent, ResetEvent, TriggerEvent)
 _TYPES: dict[str, type[_Event]] = {
     model.model_fields["type"].default: model for model in EVENT_MODELS}
 

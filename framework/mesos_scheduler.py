@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from femto.engine import Engine
+from femto.engine import Engine, Halted
 from mesosapi.scheduler import MesosSchedulerDriver, Scheduler
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,13 @@ class FemtoScheduler(Scheduler):
         self.engine.on_offers(offers)
 
     def statusUpdate(self, driver: MesosSchedulerDriver, status: Any) -> None:
-        self.engine.on_status(status)
+        try:
+            self.engine.on_status(status)
+        except Halted:
+            # Deposed or stopping: left unacknowledged, the master sends it to the next
+            # leader. Normal at every stop, so not an error (femto run's Ctrl-C prints it).
+            log.debug("update of task %s left for the next leader",
+                      status.get("task_id", {}).get("value"))
 
     def frameworkMessage(
         self, driver: MesosSchedulerDriver, executor_id: Any, agent_id: Any, data: bytes

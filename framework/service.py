@@ -30,6 +30,7 @@ from femto.leadership import Leadership
 from femto.mesos_scheduler import FemtoScheduler
 from femto.retries import RetryPolicy
 from femto.store import LEADER_FENCE, Store, open_store
+from femto.triggers.shell import Triggers
 from femto.workflows.shell import Workflows
 from mesosapi.scheduler import MesosSchedulerDriver
 
@@ -135,6 +136,7 @@ class Service:
         self.datasets: Datasets | None = None
         self.engine: Engine | None = None
         self.workflows: Workflows | None = None  # the engine's, replaced with it
+        self.triggers: Triggers | None = None  # the engine's, watching while it leads
         # One stream across this process's terms as leader and standby: a client keeps
         # its place through an engine's replacement.
         self.events = EventLog()
@@ -239,6 +241,8 @@ class Service:
     def _use(self, engine: Engine) -> Workflows:
         """Serve with `engine` and workflows that run on it."""
         self.workflows = Workflows(engine)
+        assert self.datasets is not None
+        self.triggers = Triggers(engine, self.workflows, self.datasets)
         self.engine = engine
         return self.workflows
 
@@ -297,6 +301,8 @@ class Service:
                 workflows.resume()
             except Exception:  # the ticker re-decides a workflow its step jobs touch
                 log.exception("resuming workflows failed")
+            assert self.triggers is not None
+            self.triggers.start()  # after the workflows: a firing may submit one
             log.info("leading (epoch %s) as %s", epoch, self.url)
 
     def _halt(self) -> None:
@@ -304,12 +310,16 @@ class Service:
         self._leading = False
         if self.engine is not None:
             self.engine.halt()
+        if self.triggers is not None:
+            self.triggers.halt()
         self.events.new_term()
 
     def _step_down(self) -> None:
         assert self.store is not None
         with self._term_lock:
             self._halt()
+            if self.triggers is not None:
+                self.triggers.stop()  # its threads end before the next term's start
             driver, self.driver = self.driver, None
             if driver is not None:
                 driver.stop(failover=True)  # tasks keep running for the next leader

@@ -1,13 +1,15 @@
 """Datasets and their partitions, and the .npy encoding they travel in."""
 
+from __future__ import annotations
+
 import io
 import math
 import tokenize
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import unquote, urlparse
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from femto.jobs.names import Name
 
@@ -132,3 +134,37 @@ def load_npy(data: bytes) -> np.ndarray:
     except (ValueError, EOFError, OSError) as exc:
         raise ValueError(f"malformed .npy data: {exc}") from exc
     return array
+
+
+class RegisterArray(BaseModel):
+    """The body of `POST /v1/datasets` for one array read in place: a `.npy` file, an HDF5
+    dataset or a Zarr array, its rows split into `partitions` row ranges without a copy."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name
+    format: Literal["npy", "hdf5", "zarr"]
+    uri: str
+    path: str | None = Field(None, min_length=1, validate_default=True,
+                             description="the array in an HDF5 file or Zarr group "
+                             "(hdf5: required; npy: not allowed)")
+    partitions: int = Field(strict=True, ge=1)
+    host: str | None = Field(None, min_length=1, description="the agent whose disk holds "
+                             "the file; absent: a disk every agent sees")
+
+    @field_validator("uri")
+    @classmethod
+    def _absolute_file_uri(cls, value: str) -> str:
+        file_uri_path(value)
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _path_fits_format(cls, value: str | None, info: ValidationInfo) -> str | None:
+        fmt = info.data.get("format")
+        if fmt == "npy" and value is not None:
+            raise ValueError("path names an array inside an hdf5 or zarr file; "
+                             "a .npy file holds one array")
+        if fmt == "hdf5" and value is None:
+            raise ValueError("an hdf5 dataset needs the path of its array in the file")
+        return value

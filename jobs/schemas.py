@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from femto.jobs.datasets import RegisterDataset
+from femto.jobs.datasets import RegisterArray, RegisterDataset
 from femto.jobs.operations import get_operation, operation_names
 from femto.jobs.spec import JobSpec
 
@@ -46,9 +46,13 @@ def job_spec_schema() -> dict[str, Any]:
                                 "maxItems": operation.arity}
         if operation.kind == "query":
             properties["output"] = {"type": "null", "default": None}
+        if operation.kind == "query" or operation.arity != 1:
+            properties["standing"] = {"const": False, "type": "boolean", "default": False}
         variants.append({**base, "title": f"JobSpec ({name})", "properties": properties})
     return {"title": "JobSpec", "oneOf": variants}
 
 
 def register_dataset_schema() -> dict[str, Any]:
-    return model_schema(RegisterDataset)
+    """Files one per partition, or one array read in place by row ranges."""
+    return {"title": "RegisterDataset",
+            "anyOf": [model_schema(RegisterDataset), model_schema(RegisterArray)]}

@@ -3,7 +3,7 @@
 import hashlib
 import json
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -13,10 +13,13 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
+from pydantic_core.core_schema import SerializerFunctionWrapHandler
 
+from femto.jobs.arrays import MissingExtra, library
 from femto.jobs.limits import Limits, check_limit
 from femto.jobs.names import Name
 from femto.jobs.operations import UnknownOperation, get_operation
@@ -47,6 +50,10 @@ class Resources(BaseModel):
         return value
 
 
+# Added after specs were first stored, with their defaults (JobSpec._dump leaves them out).
+LATER_FIELDS: dict[str, Any] = {"output_format": "npy", "standing": False}
+
+
 class JobSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -56,8 +63,14 @@ class JobSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     inputs: list[Name]
     output: Name | None = None
+    # How a transform's output dataset is stored: .npy partitions, or one HDF5 file
+    # (the array at /data) whose row ranges are the partitions.
+    output_format: Literal["npy", "hdf5"] = "npy"
     resources: Resources = Field(default_factory=Resources)
     max_retries: int = Field(default=3, strict=True, ge=0, le=100)
+    # A transform that stays open over a stream: a task per input partition, appended ones
+    # too, until the input is closed (framework.engine.streams).
+    standing: bool = Field(default=False, strict=True)
     # Kept from validation, so nothing after it looks the operation up or parses again.
     _operation: Operation[Any] = PrivateAttr()
     _params: BaseModel = PrivateAttr()
@@ -108,9 +121,38 @@ class JobSpec(BaseModel):
                 f"{op.name} is a query: its result is not a dataset, so output must be null",
                 self.output,
             )
+        if self.standing and (op.kind != "transform" or op.arity != 1):
+            raise _errors(
+                ("standing",),
+                "standing_operation",
+                f"{op.name} cannot be standing: only a transform of one input runs over a "
+                "stream (a query's result needs the whole input)",
+                self.standing,
+            )
+        if self.standing and self.output_format != "npy":
+            raise _errors(
+                ("output_format",),
+                "standing_output_format",
+                "a standing job appends .npy partitions to its output as they come: "
+                "output_format must be npy",
+                self.output_format,
+            )
+        if self.output_format != "npy":
+            _check_output_format(op, self.output_format)
         object.__setattr__(self, "params", params.model_dump(mode="json"))
         self._operation, self._params = op, params
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Fields added since specs were first stored are left out at their defaults: a
+        # stored spec keeps its canonical form, and so its fingerprint (a resubmission of
+        # it is still the same job).
+        document: dict[str, Any] = handler(self)
+        for name, default in LATER_FIELDS.items():
+            if document.get(name) == default:
+                document.pop(name, None)
+        return document
 
     @property
     def operation_object(self) -> Operation[Any]:
@@ -145,6 +187,17 @@ def parse_job_spec(data: Any, limits: Limits | None = None) -> JobSpec:
                 for e in exc.errors()
             ]
         ) from None
+
+
+def _check_output_format(op: Operation[Any], fmt: str) -> None:
+    if op.kind == "query":
+        raise _errors(("output_format",), "query_output",
+                      f"{op.name} is a query: it writes no dataset, so it has no output_format",
+                      fmt)
+    try:
+        library(fmt)
+    except MissingExtra as exc:
+        raise _errors(("output_format",), "missing_extra", str(exc), fmt) from None
 
 
 def _message(kind: str, message: str) -> str:

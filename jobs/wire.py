@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from femto.jobs.operations.registry import Package
 
 
 class PayloadError(ValueError):
@@ -34,6 +36,12 @@ class PartitionRef(_Strict):
     url: str | None = None
     length: int = Field(ge=0)
     dtype: str
+    # An array read in place: the file's format, the array inside it (hdf5, zarr), and the
+    # rows [start, stop) that are this partition. Without rows, the file is the partition.
+    # The url, if any, serves just these rows as .npy.
+    format: Literal["npy", "hdf5", "zarr"] = "npy"
+    path: str | None = None
+    rows: tuple[int, int] | None = None
 
     @field_validator("uri")
     @classmethod
@@ -62,6 +70,13 @@ class PartitionRef(_Strict):
     def _somewhere(self) -> PartitionRef:
         if self.uri is None and self.url is None:
             raise ValueError("a partition needs a uri or a url")
+        if self.rows is not None and not 0 <= self.rows[0] <= self.rows[1]:
+            raise ValueError(f"rows must be [start, stop) with 0 <= start <= stop, "
+                             f"got {list(self.rows)}")
+        if self.rows is not None and self.rows[1] - self.rows[0] != self.length:
+            raise ValueError(f"rows {list(self.rows)} are not {self.length} rows long")
+        if self.rows is None and self.format != "npy":
+            raise ValueError(f"a {self.format} partition needs its rows")
         return self
 
 
@@ -89,6 +104,8 @@ class TaskPayload(_Strict):
     partition: int = Field(ge=0)
     attempt: int = Field(ge=0)
     operation: str = Field(min_length=1)
+    # Where the scheduler has `operation` from: an agent without it names it in the failure.
+    package: Package | None = None
     params: dict[str, Any] = Field(default_factory=dict)
     inputs: list[PartitionRef] = Field(min_length=1)
     left: list[PartitionRef] = Field(default_factory=list)

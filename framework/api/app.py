@@ -21,9 +21,12 @@ from femto.api.executor_io import router as executor_router
 from femto.api.jobs import router as jobs_router
 from femto.api.logs import router as logs_router
 from femto.api.metrics import LatencyMiddleware, Metrics
+from femto.api.operations import router as operations_router
 from femto.api.queue import router as queue_router
 from femto.api.service import leader_router
 from femto.api.service import router as service_router
+from femto.api.streams import router as streams_router
+from femto.api.triggers import router as triggers_router
 from femto.api.workflows import router as workflows_router
 from femto.auth import Tokens
 from femto.errors import FemtoError, Unauthorized, error_details
@@ -57,6 +60,9 @@ def create_app(
     v1.include_router(logs_router)
     v1.include_router(queue_router)
     v1.include_router(workflows_router)
+    v1.include_router(triggers_router)
+    v1.include_router(operations_router)
+    v1.include_router(streams_router)
     app.include_router(v1)
     app.include_router(executor_router)
     app.include_router(service_router)

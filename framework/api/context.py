@@ -19,6 +19,7 @@ from femto.datasets import Datasets
 from femto.engine import Engine
 from femto.errors import Unavailable
 from femto.eventlog import EventLog
+from femto.triggers.shell import Triggers
 from femto.workflows.shell import Workflows
 
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -32,6 +33,7 @@ class ServiceInfo(Protocol):
     workflows: Workflows | None  # the current engine's
     datasets: Datasets | None
     events: EventLog
+    triggers: Triggers | None  # the current engine's
 
     @property
     def health_problem(self) -> str | None: ...

@@ -88,6 +88,7 @@ class DatasetView(_View):
     dtype: str
     shape: list[int]
     partitions: int
+    closed: bool  # no more partitions may be appended (POST .../partitions)
 
 
 class OutputMeta(_View):

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from femto.cli.arrays import npy_to_hdf5, registration, wants_hdf5
 from femto.cli.errors import UserError
 from femto.cli.render import (
     datasets_table,
@@ -42,6 +43,22 @@ def emit_json(value: Any) -> None:
     emit(json.dumps(value, indent=2).splitlines())
 
 
+def show(args: argparse.Namespace, value: Any, lines: Callable[[Any], list[str]]) -> None:
+    """The API's JSON for scripts (--json), else the lines people read."""
+    if args.json:
+        emit_json(value)
+    else:
+        emit(lines(value))
+
+
+def call_and_show(args: argparse.Namespace, method: str, route: str,
+                  lines: Callable[[Any], list[str]], **kwargs: Any) -> int:
+    with connect(args) as client:
+        value = client.json(method, route, **kwargs)
+    show(args, value, lines)
+    return 0
+
+
 @contextmanager
 def connect(args: argparse.Namespace) -> Iterator[Client]:
     client = Client(args.url, api_token(args))
@@ -62,10 +79,7 @@ def read_spec(path: str, what: str = "job spec") -> Any:
 
 def finish(args: argparse.Namespace, job: dict[str, Any]) -> int:
     """The ended job, and the exit status it gives: 0 only when it finished."""
-    if args.json:
-        emit_json(job)
-    else:
-        emit(job_lines(job))
+    show(args, job, job_lines)
     return 0 if job["state"] == "FINISHED" else 1
 
 
@@ -144,10 +158,7 @@ def listing(args: argparse.Namespace, route: str,
     params = {"state": args.state} if args.state else {}
     with connect(args) as client:
         listed = list(client.pages(route, params=params))
-    if args.json:
-        emit_json(listed)
-    else:
-        emit(table(listed))
+    show(args, listed, table)
     return 0
 
 
@@ -156,33 +167,15 @@ def jobs(args: argparse.Namespace) -> int:
 
 
 def status(args: argparse.Namespace) -> int:
-    with connect(args) as client:
-        job = client.json("GET", f"/v1/jobs/{args.id}")
-    if args.json:
-        emit_json(job)
-    else:
-        emit(job_lines(job))
-    return 0
+    return call_and_show(args, "GET", f"/v1/jobs/{args.id}", job_lines)
 
 
 def tasks(args: argparse.Namespace) -> int:
-    with connect(args) as client:
-        listed = client.json("GET", f"/v1/jobs/{args.id}/tasks")
-    if args.json:
-        emit_json(listed)
-    else:
-        emit(tasks_table(listed))
-    return 0
+    return call_and_show(args, "GET", f"/v1/jobs/{args.id}/tasks", tasks_table)
 
 
 def cancel(args: argparse.Namespace) -> int:
-    with connect(args) as client:
-        job = client.json("DELETE", f"/v1/jobs/{args.id}")
-    if args.json:
-        emit_json(job)
-    else:
-        emit(job_lines(job))
-    return 0
+    return call_and_show(args, "DELETE", f"/v1/jobs/{args.id}", job_lines)
 
 
 def result(args: argparse.Namespace) -> int:
@@ -191,10 +184,7 @@ def result(args: argparse.Namespace) -> int:
     if job["state"] != "FINISHED":
         reason = f": {job['error']}" if job.get("error") else ""
         raise UserError(f"job {args.id} is {job['state']}{reason}")
-    if args.json:
-        emit_json(job["result"])
-    else:
-        emit(result_lines(job["result"]))
+    show(args, job["result"], result_lines)
     return 0
 
 
@@ -223,14 +213,9 @@ def dataset_put(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
     params = {"partitions": args.partitions} if args.partitions else {}
-    with connect(args) as client:
-        dataset = client.json("PUT", f"/v1/datasets/{args.name}", params=params, content=body,
-                              headers={"Content-Type": "application/octet-stream"})
-    if args.json:
-        emit_json(dataset)
-    else:
-        emit(datasets_table([dataset]))
-    return 0
+    return call_and_show(args, "PUT", f"/v1/datasets/{args.name}",
+                         lambda dataset: datasets_table([dataset]), params=params,
+                         content=body, headers={"Content-Type": "application/octet-stream"})
 
 
 def writable_target(path: Path) -> None:
@@ -250,27 +235,27 @@ def dataset_get(args: argparse.Namespace) -> int:
     # Into a file beside the target, renamed once whole: an interrupted download leaves
     # neither a torn .npy nor a stale one behind.
     partial = target.with_name(f".{target.name}.part")
+    hdf5 = wants_hdf5(target)
     try:
         with partial.open("wb") as out, connect(args) as client, \
                 client.stream("GET", f"/v1/datasets/{args.name}/data") as response:
             for chunk in response.iter_bytes():
                 out.write(chunk)
-        partial.replace(target)
+        if hdf5:
+            npy_to_hdf5(partial, partial.with_suffix(".h5part"))
+            partial.with_suffix(".h5part").replace(target)
+        else:
+            partial.replace(target)
     finally:
         partial.unlink(missing_ok=True)
+        partial.with_suffix(".h5part").unlink(missing_ok=True)
     if not args.json:
         emit([f"saved dataset {args.name} to {target} ({target.stat().st_size:,} bytes)"])
     return 0
 
 
 def dataset_list(args: argparse.Namespace) -> int:
-    with connect(args) as client:
-        listed = client.json("GET", "/v1/datasets")
-    if args.json:
-        emit_json(listed)
-    else:
-        emit(datasets_table(listed))
-    return 0
+    return call_and_show(args, "GET", "/v1/datasets", datasets_table)
 
 
 def dataset_delete(args: argparse.Namespace) -> int:
@@ -304,10 +289,8 @@ def finish_workflow(args: argparse.Namespace, client: Client,
                     workflow: dict[str, Any]) -> int:
     """The ended workflow with its final steps' results, and the exit status it gives: 0
     only when it finished."""
-    if args.json:
-        emit_json(workflow)
-    else:
-        emit(workflow_lines(workflow) + final_result_lines(final_jobs(client, workflow)))
+    show(args, workflow,
+         lambda w: workflow_lines(w) + final_result_lines(final_jobs(client, w)))
     return 0 if workflow["state"] == "FINISHED" else 1
 
 
@@ -341,18 +324,34 @@ def workflow_status(args: argparse.Namespace) -> int:
     with connect(args) as client:
         workflow = client.json("GET", f"/v1/workflows/{args.id}")
         shown = [] if args.json else final_result_lines(final_jobs(client, workflow))
-    if args.json:
-        emit_json(workflow)
-    else:
-        emit(workflow_lines(workflow) + shown)
+    show(args, workflow, lambda w: workflow_lines(w) + shown)
     return 0
 
 
 def workflow_cancel(args: argparse.Namespace) -> int:
-    with connect(args) as client:
-        workflow = client.json("DELETE", f"/v1/workflows/{args.id}")
-    if args.json:
-        emit_json(workflow)
-    else:
-        emit(workflow_lines(workflow))
-    return 0
+    return call_and_show(args, "DELETE", f"/v1/workflows/{args.id}", workflow_lines)
+
+
+def dataset_append(args: argparse.Namespace) -> int:
+    try:
+        body = Path(args.file).read_bytes()  # sent as it is: the scheduler checks it
+    except OSError as exc:
+        raise UserError(f"cannot read {args.file}: {exc.strerror}") from None
+    params = {"index": args.index} if args.index is not None else {}
+    return call_and_show(
+        args, "POST", f"/v1/datasets/{args.name}/partitions",
+        lambda d: [f"dataset {args.name}: partition {d['partitions'] - 1} stored "
+                   f"({d['partitions']} partitions, shape "
+                   f"{'x'.join(str(n) for n in d['shape'])})"],
+        params=params, content=body, headers={"Content-Type": "application/octet-stream"})
+
+
+def dataset_close(args: argparse.Namespace) -> int:
+    return call_and_show(
+        args, "POST", f"/v1/datasets/{args.name}/close",
+        lambda d: [f"closed dataset {args.name} ({d['partitions']} partitions)"])
+
+
+def dataset_register(args: argparse.Namespace) -> int:
+    return call_and_show(args, "POST", "/v1/datasets",
+                         lambda dataset: datasets_table([dataset]), json=registration(args))

@@ -7,7 +7,8 @@ import textwrap
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from femto.cli import commands
+from femto.cli import commands, triggers
+from femto.cli import operations as cli_operations
 from femto.cli.errors import UserError
 from femto.cli.settings import Setting
 
@@ -257,11 +258,61 @@ def build_parser() -> Parser:
     put.add_argument("file", metavar="FILE.npy", help="the array to upload")
     put.add_argument("--partitions", type=at_least_one, metavar="K",
                      help="split it into K partitions along axis 0 (default: up to 8)")
-    get = command("get", commands.dataset_get, "download as .npy", verbs)
+    get = command("get", commands.dataset_get, "download as .npy (or HDF5: -o FILE.h5)", verbs)
     get.add_argument("name", metavar="NAME", help="the dataset\'s name")
     get.add_argument("-o", "--output", required=True, metavar="FILE.npy",
-                     help="where to save it")
+                     help="where to save it; a .h5 or .hdf5 name saves HDF5, the array at "
+                          "/data (needs femto[hdf5])")
     command("list", commands.dataset_list, "list datasets", verbs)
     command("delete", commands.dataset_delete, "delete a dataset", verbs
             ).add_argument("name", metavar="NAME", help="the dataset's name")
+    add_trigger_commands(commands_, command, shared)
+    command("operations", cli_operations.operations, "list the operations a job spec may "
+            "name here: kind, inputs, params, package (--json: each params' JSON Schema)")
+    appended = command("append", commands.dataset_append, "append a .npy to an open "
+                       "dataset as its next partition (standing jobs reading it process it)",
+                       verbs)
+    appended.add_argument("name", metavar="NAME", help="the dataset's name")
+    appended.add_argument("file", metavar="FILE.npy", help="the rows to append")
+    appended.add_argument("--index", type=int, metavar="N",
+                          help="the partition index it must get: running the command again "
+                               "after an error stores it once")
+    command("close", commands.dataset_close, "close a dataset: nothing more is appended, "
+            "and standing jobs reading it finish once drained", verbs
+            ).add_argument("name", metavar="NAME", help="the dataset's name")
+    register = command("register", commands.dataset_register, "register an array where it "
+                       "lies (.npy, HDF5, Zarr) as row ranges, without a copy", verbs)
+    register.add_argument("name", metavar="NAME", help="the dataset's name")
+    register.add_argument("file", metavar="FILE", help="the file (a Zarr array's directory), "
+                          "as the scheduler sees it, under its --data-root: a path or file:// URI")
+    register.add_argument("--format", choices=["npy", "hdf5", "zarr"],
+                          help="default: from FILE's suffix (.npy, .h5/.hdf5, .zarr)")
+    register.add_argument("--path", metavar="ARRAY", help="the array inside an HDF5 file or "
+                          "Zarr group, e.g. /group/array")
+    register.add_argument("--partitions", type=at_least_one, metavar="K", required=True,
+                          help="split its rows into K ranges (as numpy.array_split)")
+    register.add_argument("--host", metavar="HOST", help="the agent whose disk holds it "
+                          "(default: every agent sees it)")
     return parser
+
+
+def add_trigger_commands(commands_: Any, command: Callable[..., argparse.ArgumentParser],
+                         shared: list[Parser]) -> None:
+    command("triggers", triggers.triggers, "list triggers: what each watches, how often it "
+            "fired")
+    trigger = commands_.add_parser("trigger", help="add, show, pause, resume, remove a "
+                                   "trigger (a job run on each new file or dataset)",
+                                   parents=shared)
+    verbs = trigger.add_subparsers(dest="verb", required=True, metavar="VERB")
+    command("add", triggers.trigger_add, "add a trigger", verbs).add_argument(
+        "file", metavar="FILE",
+        help='the trigger: {"name", "watch": {"directory", "pattern"} | {"datasets"}, '
+             '"submit": a job spec or workflow with "@new" among its inputs}')
+    for verb, handler, said in [
+            ("show", triggers.trigger_show, "show a trigger: fired count, last firing, errors"),
+            ("pause", triggers.trigger_pause, "pause a trigger: it fires on nothing"),
+            ("resume", triggers.trigger_resume, "resume a trigger, firing on what came "
+             "meanwhile"),
+            ("rm", triggers.trigger_rm, "remove a trigger (its jobs and datasets stay)")]:
+        command(verb, handler, said, verbs).add_argument("name", metavar="NAME",
+                                                         help="the trigger's name")

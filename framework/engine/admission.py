@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from femto.errors import Invalid
 from femto.jobs.limits import Limits
+from femto.jobs.operations import Package, package_of
 from femto.jobs.operations.base import Operation
 from femto.jobs.spec import JobSpec, SpecError, parse_job_spec, spec_fingerprint
 
@@ -26,6 +27,11 @@ class Admitted:
     @property
     def operation(self) -> Operation[Any]:
         return self.spec.operation_object
+
+    @property
+    def package(self) -> Package | None:
+        """Where this scheduler has the operation from (the task payload names it)."""
+        return package_of(self.spec.operation)
 
     @property
     def params(self) -> BaseModel:

@@ -42,28 +42,47 @@ class InputPartition:
     length: int
     dtype: str
     host: str | None  # where it lies, for placement only
+    format: str = "npy"
+    path: str | None = None  # the array in an HDF5 file or Zarr group
+    rows: tuple[int, int] | None = None  # of an array read in place
 
     @property
     def ref(self) -> PartitionRef:
         """As the executor reads it. Not validated again: the values come from a dataset
         checked when it was registered, and the executor validates its payload."""
         return PartitionRef.model_construct(
-            uri=self.uri, url=self.url, length=self.length, dtype=self.dtype)
+            uri=self.uri, url=self.url, length=self.length, dtype=self.dtype,
+            format=self.format, path=self.path, rows=self.rows)
 
 
 class InputColumns(Sequence[InputPartition]):
     """One input's partitions as columns, read as InputPartitions made on demand. A queued
-    task holds no object and no API URL of its own: per partition, three references
-    into lists (and the uri string the dataset names)."""
+    task holds no object and no API URL of its own: per partition, four references into
+    lists (and the uri string the dataset names)."""
 
-    __slots__ = ("_api_url", "_dataset", "_dtype", "_hosts", "_lengths", "_uris")
+    __slots__ = ("_api_url", "_dataset", "_dtype", "_hosts", "_in_place", "_lengths", "_uris")
 
     def __init__(self, api_url: str, dataset: str, dtype: str, refs: list[dict[str, Any]]
                  ) -> None:
         self._api_url, self._dataset, self._dtype = api_url, dataset, dtype
-        self._uris: list[str | None] = [r["uri"] for r in refs]
-        self._lengths: list[int] = [r["length"] for r in refs]
-        self._hosts: list[str | None] = [r["host"] for r in refs]
+        self._uris: list[str | None] = []
+        self._lengths: list[int] = []
+        self._hosts: list[str | None] = []
+        # (format, path, rows) of a row range read in place; None (shared) for a whole .npy
+        self._in_place: list[tuple[str, str | None, tuple[int, int] | None] | None] = []
+        for r in refs:
+            self.append(InputPartition(r["uri"], None, r["length"], dtype, r["host"],
+                                       r["format"], r["path"], r["rows"]))
+
+    def append(self, partition: InputPartition) -> None:
+        """A partition appended to the dataset (femto.streams); its URL follows from its
+        index."""
+        self._uris.append(partition.uri)
+        self._lengths.append(partition.length)
+        self._hosts.append(partition.host)
+        plain = partition.format == "npy" and partition.path is None and partition.rows is None
+        self._in_place.append(None if plain else
+                              (partition.format, partition.path, partition.rows))
 
     def __len__(self) -> int:
         return len(self._uris)
@@ -79,9 +98,15 @@ class InputColumns(Sequence[InputPartition]):
             return [self[i] for i in range(*index.indices(len(self)))]
         if index < 0:
             index += len(self)
+        fmt, path, rows = self._in_place[index] or ("npy", None, None)
         return InputPartition(self._uris[index],
                               partition_url(self._api_url, self._dataset, index),
-                              self._lengths[index], self._dtype, self._hosts[index])
+                              self._lengths[index], self._dtype, self._hosts[index],
+                              fmt, path, rows)
+
+
+# One input of a job, per partition: the shell hands columns, the core's tests lists.
+Input = InputColumns | list[InputPartition]
 
 
 @dataclass(slots=True)
@@ -91,6 +116,11 @@ class ActiveJob:
     job: Job
     tasks: list[Task]
     admitted: Admitted
-    inputs: list[Sequence[InputPartition]]  # per input, per partition
+    inputs: list[Input]  # per input, per partition
     # partition -> the attempt whose partial is recorded (exactly once: the first wins)
     partials: dict[int, int] = field(default_factory=dict)
+    # A standing job (framework.engine.streams): whether its input is closed, and how many
+    # output partitions, from the first, are in its output dataset.
+    standing: bool = False
+    input_closed: bool = False
+    published: int = 0

@@ -9,15 +9,15 @@ on load) and calls no driver; the shell (framework.engine.shell) does both."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from femto import placement
-from femto.engine import offers, updates
+from femto.engine import offers, streams, updates
 from femto.engine.admission import Admitted
-from femto.engine.config import ActiveJob, EngineConfig, InputPartition
+from femto.engine.config import ActiveJob, EngineConfig, Input, InputPartition
 from femto.engine.instructions import (
+    CloseOutput,
     DeleteOutputs,
     ForgetPartials,
     Instruction,
@@ -127,9 +127,12 @@ class Core:
     # ----- jobs in and out ------------------------------------------------
 
     def load(self, job: Job, tasks: list[Task], admitted: Admitted,
-             inputs: list[Sequence[InputPartition]], partials: dict[int, int], now: float) -> None:
-        """Take a job the store holds: its tasks and the partials already recorded."""
-        self.active[job.id] = ActiveJob(job, tasks, admitted, inputs, dict(partials))
+             inputs: list[Input], partials: dict[int, int], now: float,
+             *, published: int = 0) -> None:
+        """Take a job the store holds: its tasks and the partials already recorded (and of
+        a standing job, how many outputs its output dataset holds)."""
+        self.active[job.id] = ActiveJob(job, tasks, admitted, inputs, dict(partials),
+                                        standing=admitted.spec.standing, published=published)
         job.counts, job.attempts = {}, 0
         for task in tasks:
             job.counts[task.state] = job.counts.get(task.state, 0) + 1
@@ -140,11 +143,19 @@ class Core:
                 self.launching[task.key] = (task, now)
 
     def admit(self, job: Job, tasks: list[Task], admitted: Admitted,
-              inputs: list[Sequence[InputPartition]], now: float) -> list[Instruction]:
+              inputs: list[Input], now: float) -> list[Instruction]:
         """A job just submitted (and stored): its tasks want offers."""
         self._check_leading()
         self.load(job, tasks, admitted, inputs, {}, now)
         offers.want_offers(self, now)
+        return self._done(now=now)
+
+    def on_appended(self, dataset: str, start: int, partitions: list[InputPartition],
+                    closed: bool, now: float) -> list[Instruction]:
+        """Partitions were appended to `dataset` (stored) from index `start`, or it was
+        closed: the standing jobs reading it learn of them (framework.engine.streams)."""
+        self._check_leading()
+        streams.on_appended(self, dataset, start, partitions, closed, now)
         return self._done(now=now)
 
     def output_taken(self, name: str) -> bool:
@@ -280,11 +291,13 @@ class Core:
         self.dirty_jobs[job.id] = job
         if job.output is not None:
             # The dataset keeps the blob of the attempt each partial names; others go.
-            kept = active.partials if state is JobState.FINISHED else {}
+            kept = streams.kept_outputs(active, state)
             stale = tuple((t.partition, a.n) for t in active.tasks for a in t.attempts
                           if kept.get(t.partition) != a.n)
             if stale:
                 self.writes.append(DeleteOutputs(job.id, stale))
+            if active.standing:
+                self.writes.append(CloseOutput(job.id))
         log.info("job %s %s%s", job.id, state.value, f": {error}" if error else "")
 
     def on_message(self, data: bytes) -> list[Instruction]:

@@ -112,7 +112,24 @@ class RememberFramework:
     framework_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class PublishOutputs:
+    """A standing job's next output partitions, in order, are ready: append them (their
+    recorded partials name the attempts) to its output dataset, each once."""
+
+    job_id: str
+    partitions: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CloseOutput:
+    """A standing job has ended: its output dataset takes no more partitions."""
+
+    job_id: str
+
+
 Instruction = (
     Persist | RecordPartial | Launch | Decline | Kill | Reconcile | Revive | Suppress
     | Complete | DeleteOutputs | ForgetPartials | RememberFramework | Progressed
+    | PublishOutputs | CloseOutput
 )

@@ -127,7 +127,7 @@ def _payload(core: Core, active: ActiveJob, task: Task, attempt: Attempt) -> Tas
             url=f"{core.config.api_url}/executor/jobs/{job.id}/outputs/{task.partition}")
     return TaskPayload(
         job_id=job.id, partition=task.partition, attempt=attempt.n, operation=job.operation,
-        params=active.admitted.spec.params,
+        package=active.admitted.package, params=active.admitted.spec.params,
         inputs=[parts[task.partition].ref for parts in active.inputs], left=left,
         output=output,
     )

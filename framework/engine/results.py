@@ -11,6 +11,7 @@ from typing import Any
 from femto.datasets import Datasets
 from femto.engine.admission import Admitted
 from femto.jobs.operations.base import Query
+from femto.jobs.plain import json_safe
 from femto.model import Job, from_json_safe, task_key, to_json_safe
 from femto.store import Store, StoreError
 
@@ -41,14 +42,22 @@ def stored_partials(store: Store, job_id: str) -> list[dict[str, Any]]:
 
 def result_of(store: Store, datasets: Datasets, job: Job, admitted: Admitted) -> dict[str, Any]:
     """The finished job's result; ResultError if its partials cannot make one."""
+    if admitted.spec.standing:
+        return {"dataset": job.output}  # its outputs were published as they came
     partials = stored_partials(store, job.id)
     if job.output is None:
         operation = admitted.operation
         assert isinstance(operation, Query)  # admission gives only transforms an output
         try:
-            return operation.reduce([p["value"] for p in partials], admitted.params)
+            # A reducer (a plugin's too) may return NumPy values; the store takes JSON.
+            result = json_safe(operation.reduce([p["value"] for p in partials],
+                                                admitted.params))
         except Exception as exc:  # a reducer's failure fails this job, not the scheduler
             raise ResultError(f"reducing results failed: {exc}") from exc
+        if not isinstance(result, dict):
+            raise ResultError(f"reducing results failed: {operation.name} returned a "
+                              f"{type(result).__name__}, not a JSON object")
+        return result
     blobs = [output_blob(job.id, p["partition"], p["attempt"]) for p in partials]
     for partial, blob in zip(partials, blobs, strict=True):
         if not store.has_blob(blob):
@@ -56,7 +65,8 @@ def result_of(store: Store, datasets: Datasets, job: Job, admitted: Admitted) ->
                 f"the output of partition {partial['partition']} (attempt "
                 f"{partial['attempt']}) was reported but never uploaded")
     try:
-        datasets.from_outputs(job.output, job.id, [p["value"] for p in partials], blobs)
+        datasets.from_outputs(job.output, job.id, [p["value"] for p in partials], blobs,
+                              fmt=admitted.spec.output_format)
     except StoreError:
         raise  # not the job's fault: the update is delivered again
     except Exception as exc:

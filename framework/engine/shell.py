@@ -12,18 +12,19 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
-from femto import credentials
-from femto.datasets import Datasets, check_name
+from femto import credentials, streams
+from femto.datasets import Datasets, check_name, is_closed
 from femto.engine import results
 from femto.engine.admission import Admitted, admit, check_inputs, readmit
-from femto.engine.config import EngineConfig, InputColumns, InputPartition
+from femto.engine.config import EngineConfig, Input, InputColumns, InputPartition
 from femto.engine.core import Core, Halted
 from femto.engine.instructions import (
+    CloseOutput,
     Complete,
     Decline,
     DeleteOutputs,
@@ -33,6 +34,7 @@ from femto.engine.instructions import (
     Launch,
     Persist,
     Progressed,
+    PublishOutputs,
     Reconcile,
     RecordPartial,
     RememberFramework,
@@ -49,7 +51,7 @@ from femto.jobs.datasets import load_npy
 from femto.jobs.spec import SpecError
 from femto.launch import executor_info, task_info
 from femto.lifecycle import JobState
-from femto.model import Job, Task
+from femto.model import Job, Task, from_json_safe, task_key
 from femto.store import KeyConflict, Store
 from mesosapi.errors import MesosError
 
@@ -159,7 +161,12 @@ class Engine(JobReads):
                 case RecordPartial(job_id, partition, attempt, value):
                     results.record_partial(self.store, job_id, partition, attempt, value)
                 case Complete(job_id):
-                    self._complete(job_id)
+                    if self.core.active[job_id].job.finished is None:  # e.g. failed since
+                        self._complete(job_id)
+                case PublishOutputs(job_id, partitions):
+                    self._publish(job_id, partitions)
+                case CloseOutput(job_id):
+                    self._close_output(job_id)
                 case DeleteOutputs(job_id, attempts):
                     for partition, n in attempts:
                         self.store.delete_blob(results.output_blob(job_id, partition, n))
@@ -219,6 +226,73 @@ class Engine(JobReads):
             return
         self._carry_out(self.core.completed(job_id, result, self.clock()))
 
+    # ----- streams (femto.streams, framework.engine.streams) ------------------
+
+    def _appended(self, doc: dict[str, Any], start: int) -> None:
+        """Tell the core the dataset's partitions from `start` are new (or that it closed)."""
+        partitions = self._inputs_from(doc, start)
+        self._carry_out(self.core.on_appended(doc["name"], start, partitions, is_closed(doc),
+                                              self.clock()))
+
+    def _publish(self, job_id: str, partitions: tuple[int, ...]) -> None:
+        job = self.core.active[job_id].job
+        assert job.output is not None  # a standing job is a transform
+        outputs = []
+        for partition in partitions:
+            partial = self.store.get("partials", task_key(job_id, partition))
+            assert partial is not None  # recorded before the core asks to publish it
+            outputs.append((partition, results.output_blob(job_id, partition,
+                                                           partial["attempt"]),
+                            from_json_safe(partial["value"])))
+        try:
+            doc, start = streams.publish_outputs(self.datasets, job.output, job_id, outputs)
+        except (Invalid, Conflict) as exc:
+            log.warning("job %s cannot publish its output: %s", job_id, exc.message)
+            self._carry_out(self.core.incomplete(
+                job_id, f"publishing output dataset {job.output!r} failed: {exc.message}",
+                self.clock()))
+            return
+        self._appended(doc, start)  # a standing job may read this one's output
+
+    def _close_output(self, job_id: str) -> None:
+        job = self.core.active[job_id].job
+        assert job.output is not None
+        doc = streams.close_output(self.datasets, job.output, job_id)
+        if doc is not None:
+            self._appended(doc, len(doc["partitions"]))
+
+    def append_partition(self, name: str, body: bytes, index: int | None = None
+                         ) -> tuple[dict[str, Any], bool]:
+        """Append one partition (a .npy) to an open dataset (femto.streams.append); the
+        dataset, and whether it was appended now (not by an earlier try with `index`)."""
+        array = streams.parse_append(body)
+        with self._acting():
+            self._check_leading()
+            doc, appended = streams.append(self.datasets, name, body, array, index)
+            if appended:
+                self._appended(doc, len(doc["partitions"]) - 1)
+        return doc, appended
+
+    def close_dataset(self, name: str) -> dict[str, Any]:
+        """Close an open dataset: standing jobs reading it finish once they drain it."""
+        with self._acting():
+            self._check_leading()
+            doc, closed = streams.close(self.datasets, name)
+            if closed:
+                self._appended(doc, len(doc["partitions"]))
+        return doc
+
+    def _reconcile_streams(self) -> None:
+        """After a load: each standing job gets a task for every partition of its input
+        lacking one (appended while no leader ran), and learns whether it is closed."""
+        with self._acting():
+            names = {a.admitted.spec.inputs[0] for a in self.core.active.values()
+                     if a.standing}
+            for name in sorted(names):
+                doc = self.store.get("datasets", name)
+                if doc is not None:
+                    self._appended(doc, len(doc["partitions"]))
+
     def _infos(self, launch: Launch, mirrors: list[str]) -> list[dict[str, Any]]:
         offer = launch.offer
         executor = executor_info(self.config.executor, offer["agent_id"]["value"],
@@ -254,10 +328,16 @@ class Engine(JobReads):
                 for doc in self.store.find("jobs", state=state.value):
                     self._load(Job.from_doc(doc), now)
             log.info("loaded %d unfinished jobs", len(self.core.active))
+            self._reconcile_streams()
 
     def _load(self, job: Job, now: float) -> None:
         tasks = sorted((Task.from_doc(d) for d in self.store.find("tasks", job_id=job.id)),
                        key=lambda t: t.partition)
+        if job.spec.get("standing") and len(tasks) >= job.n_tasks \
+                and [t.partition for t in tasks] == list(range(len(tasks))):
+            # Its tasks are written before the job's count of them: a leader may have
+            # stopped between the two.
+            job.n_tasks = len(tasks)
         if len(tasks) != job.n_tasks:
             self._fail_unloadable(job, f"store holds {len(tasks)} of its tasks", now)
             return
@@ -273,16 +353,27 @@ class Engine(JobReads):
         # A partial stored before partials named their attempt names none (attempt 0).
         partials = {p["partition"]: p.get("attempt", 0)
                     for p in self.store.find("partials", job_id=job.id)}
-        self.core.load(job, tasks, admitted, self._inputs(inputs), partials, now)
+        published = 0
+        if admitted.spec.standing and job.output is not None:
+            output = self.store.get("datasets", job.output)
+            if output is not None and streams.writer(output) == job.id:
+                published = len(output["partitions"])
+        self.core.load(job, tasks, admitted, self._inputs(inputs), partials, now,
+                       published=published)
 
     def _fail_unloadable(self, job: Job, reason: str, now: float) -> None:
         job.state, job.error, job.finished = JobState.FAILED, reason, now
         self.store.put("jobs", job.id, job.to_doc())
 
-    def _inputs(self, docs: list[dict[str, Any]]) -> list[Sequence[InputPartition]]:
-        return [InputColumns(self.config.api_url, doc["name"], doc["dtype"],
-                             self.datasets.refs(doc, self.config.api_url))
-                for doc in docs]
+    def _inputs(self, docs: list[dict[str, Any]]) -> list[Input]:
+        return [self._columns(doc) for doc in docs]
+
+    def _inputs_from(self, doc: dict[str, Any], start: int) -> list[InputPartition]:
+        return self._columns(doc)[start:]
+
+    def _columns(self, doc: dict[str, Any]) -> InputColumns:
+        return InputColumns(self.config.api_url, doc["name"], doc["dtype"],
+                            self.datasets.refs(doc, self.config.api_url))
 
     # ----- users ----------------------------------------------------------
 
@@ -328,6 +419,8 @@ class Engine(JobReads):
                 raise Conflict(f"job {job_id} exists", [{"loc": "id"}]) from exc
             self._carry_out(self.core.admit(job, tasks, admitted, self._inputs(inputs), now))
             self._tell(tuple(tasks), (job,))  # written above, not by the core
+            if admitted.spec.standing:  # its input may be closed already
+                self._appended(inputs[0], n_tasks)
             log.info("job %s (%s) submitted with %d tasks", job_id, job.operation, n_tasks)
             return job_view(job), True
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from femto.engine import streams
 from femto.engine.config import ActiveJob
 from femto.engine.instructions import Complete, RecordPartial
 from femto.jobs.wire import parse_task_result
@@ -112,7 +113,9 @@ def _finished(core: Core, active: ActiveJob, task: Task, attempt: Attempt,
         current.ended, current.message = now, "superseded by an earlier attempt"
     core.set_task(task, TaskState.FINISHED, now)
     core.counters["tasks_finished"] += 1
-    if active.job.counts.get(TaskState.FINISHED, 0) == active.job.n_tasks:
+    if active.standing:
+        streams.after_finished(core, active)
+    elif active.job.counts.get(TaskState.FINISHED, 0) == active.job.n_tasks:
         core.writes.append(Complete(active.job.id))
 
 

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 COLLECTIONS: tuple[str, ...] = (
     "jobs", "tasks", "datasets", "partials", "meta", "workflows",
+    "triggers", "fired",
 )
 
 # Top-level fields the engine queries by; backends index these so `find` on
@@ -25,6 +26,8 @@ INDEXED_FIELDS: Mapping[str, tuple[str, ...]] = {
     "partials": ("job_id",),
     "meta": (),
     "workflows": ("state",),
+    "triggers": (),
+    "fired": ("trigger",),
 }
 
 # The fence that `Store.fence(epoch)` binds writes to.

@@ -14,8 +14,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from femto.jobs.operations.base import Query, Where, exact_total, selected
-from femto.jobs.operations.programs import ProgramRunner
+from femto.jobs.operations.base import Context, Query, Where, exact_total, selected
 
 
 class AggregateParams(BaseModel):
@@ -25,15 +24,13 @@ class AggregateParams(BaseModel):
 
 
 class Count(Query[AggregateParams]):
+    """The number of elements (with `where`: of those kept)."""
+
     name = "count"
     Params = AggregateParams
 
     def map(
-        self,
-        inputs: list[np.ndarray],
-        params: AggregateParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
+        self, inputs: list[np.ndarray], params: AggregateParams, context: Context
     ) -> dict[str, Any]:
         return {"value": int(selected(inputs[0], params.where).size)}
 
@@ -42,15 +39,13 @@ class Count(Query[AggregateParams]):
 
 
 class Sum(Query[AggregateParams]):
+    """The sum of the elements, in float64, correctly rounded across partitions."""
+
     name = "sum"
     Params = AggregateParams
 
     def map(
-        self,
-        inputs: list[np.ndarray],
-        params: AggregateParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
+        self, inputs: list[np.ndarray], params: AggregateParams, context: Context
     ) -> dict[str, Any]:
         return {"value": float(np.sum(selected(inputs[0], params.where), dtype=np.float64))}
 
@@ -59,15 +54,13 @@ class Sum(Query[AggregateParams]):
 
 
 class Mean(Query[AggregateParams]):
+    """The mean of the elements, from each partition's sum and count."""
+
     name = "mean"
     Params = AggregateParams
 
     def map(
-        self,
-        inputs: list[np.ndarray],
-        params: AggregateParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
+        self, inputs: list[np.ndarray], params: AggregateParams, context: Context
     ) -> dict[str, Any]:
         values = selected(inputs[0], params.where)
         return {"sum": float(np.sum(values, dtype=np.float64)), "count": int(values.size)}
@@ -86,11 +79,7 @@ class Extremum(Query[AggregateParams]):
     pick: ClassVar[Any]
 
     def map(
-        self,
-        inputs: list[np.ndarray],
-        params: AggregateParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
+        self, inputs: list[np.ndarray], params: AggregateParams, context: Context
     ) -> dict[str, Any]:
         values = selected(inputs[0], params.where)
         return {"value": float(self.pick(values)) if values.size else None}
@@ -104,10 +93,14 @@ class Extremum(Query[AggregateParams]):
 
 
 class Min(Extremum):
+    """The smallest element."""
+
     name = "min"
     pick = staticmethod(np.min)
 
 
 class Max(Extremum):
+    """The largest element."""
+
     name = "max"
     pick = staticmethod(np.max)

@@ -3,12 +3,17 @@
 A job runs one task per input partition: `map` turns a partition into a
 partial result. For a query the partial is a small JSON-serialisable dict and
 `reduce` combines the partials (in partition order) into the job's result; for
-a transform the partial is the output partition itself.
+a transform the partial is the output partition itself. Besides the partition and
+its params, `map` gets the task's `Context`: the left tail it declared, a runner for
+external programs and a progress callback. This is the API that packages implement
+and register under the `femto.operations` entry points (see `registry.py`); femto's
+own operations are registered there too, and get nothing more.
 """
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
@@ -23,6 +28,28 @@ Kind = Literal["query", "transform"]
 Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
 NUMERIC_KINDS = "biuf"
+
+
+def _no_progress(fraction: float) -> None:
+    """Where nobody follows a task's progress (a test, a benchmark)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a task hands its operation's `map` besides the partition and the params.
+
+    - `left`: the trailing elements of the preceding partitions, as many as
+      `left_context(params)` asks (fewer near the array's start; None when it asks
+      none or nothing precedes the partition).
+    - `programs`: runs external programs, leaving nothing behind (see `ProgramRunner`).
+    - `progress`: how much of this partition's computation is done, 0..1; the executor
+      sends it to the scheduler (at most twice a second), where the task's `progress`
+      shows it. Calling it is optional and cheap.
+    """
+
+    left: np.ndarray | None = None
+    programs: ProgramRunner | None = None
+    progress: Callable[[float], None] = field(default=_no_progress)
 
 
 class Operation(ABC, Generic[P]):
@@ -60,28 +87,18 @@ class Operation(ABC, Generic[P]):
             )
 
     @abstractmethod
-    def map(
-        self,
-        inputs: list[np.ndarray],
-        params: P,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
-    ) -> Any:
-        """The partial result of one partition. `programs` runs external programs for the
-        operations that need them (the executor gives one to every task)."""
+    def map(self, inputs: list[np.ndarray], params: P, context: Context) -> Any:
+        """The partial result of one partition (`inputs` holds one partition of each input
+        dataset, `arity` of them)."""
 
 
 class Query(Operation[P]):
     kind: ClassVar[Kind] = "query"
 
     @abstractmethod
-    def map(
-        self,
-        inputs: list[np.ndarray],
-        params: P,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
-    ) -> dict[str, Any]: ...
+    def map(self, inputs: list[np.ndarray], params: P, context: Context) -> dict[str, Any]:
+        """A small JSON-serialisable partial result (NumPy scalars and arrays in it become
+        numbers and lists)."""
 
     @abstractmethod
     def reduce(self, partials: list[dict[str, Any]], params: P) -> dict[str, Any]:
@@ -92,13 +109,8 @@ class Transform(Operation[P]):
     kind: ClassVar[Kind] = "transform"
 
     @abstractmethod
-    def map(
-        self,
-        inputs: list[np.ndarray],
-        params: P,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
-    ) -> np.ndarray: ...
+    def map(self, inputs: list[np.ndarray], params: P, context: Context) -> np.ndarray:
+        """The output partition (at least 1-D; its rows are the output dataset's)."""
 
 
 def _dtype(name: str) -> np.dtype:
@@ -122,14 +134,19 @@ class Where(BaseModel):
             raise ValueError(f"where.min must be < where.max, got {self.min} and {self.max}")
         return self
 
-    def select(self, values: np.ndarray) -> np.ndarray:
-        """The kept elements, flattened."""
+    def mask(self, values: np.ndarray) -> np.ndarray:
+        """True where an element is kept (to keep what goes with it: a weight, a row)."""
         keep = np.ones(values.shape, dtype=bool)
         if self.min is not None:
             keep &= values >= self.min
         if self.max is not None:
             keep &= values < self.max
-        return values[keep]
+        return keep
+
+    def select(self, values: np.ndarray) -> np.ndarray:
+        """The kept elements, flattened."""
+        kept: np.ndarray = values[self.mask(values)]
+        return kept
 
 
 def selected(values: np.ndarray, where: Where | None) -> np.ndarray:

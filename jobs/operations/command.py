@@ -9,8 +9,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from femto.jobs.datasets import load_npy, npy_bytes
-from femto.jobs.operations.base import Transform
-from femto.jobs.operations.programs import CommandError, ProgramRunner
+from femto.jobs.operations.base import Context, Transform
+from femto.jobs.operations.programs import CommandError
 
 
 class CommandParams(BaseModel):
@@ -21,6 +21,8 @@ class CommandParams(BaseModel):
 
 
 class Command(Transform[CommandParams]):
+    """Runs an external program per partition: `.npy` on its stdin, `.npy` from its stdout."""
+
     name = "command"
     Params = CommandParams
     computes_in_process = False  # the program runs in its own process
@@ -30,16 +32,12 @@ class Command(Transform[CommandParams]):
             raise ValueError(f"command cannot pass input {position} of dtype {dtype} as .npy")
 
     def map(
-        self,
-        inputs: list[np.ndarray],
-        params: CommandParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
+        self, inputs: list[np.ndarray], params: CommandParams, context: Context
     ) -> np.ndarray:
-        if programs is None:
+        if context.programs is None:
             raise CommandError("command runs a program, and was given no program runner",
                                None, "")
-        output = programs.run(params.argv, npy_bytes(inputs[0]), params.timeout)
+        output = context.programs.run(params.argv, npy_bytes(inputs[0]), params.timeout)
         try:
             return load_npy(output.stdout)
         except ValueError as exc:

@@ -3,8 +3,7 @@
 import numpy as np
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from femto.jobs.operations.base import Finite, Transform
-from femto.jobs.operations.programs import ProgramRunner
+from femto.jobs.operations.base import Context, Finite, Transform
 
 INT64_BOUND = 2.0**63
 
@@ -20,11 +19,7 @@ class Real2Bin(Transform[NoParams]):
     Params = NoParams
 
     def map(
-        self,
-        inputs: list[np.ndarray],
-        params: NoParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
+        self, inputs: list[np.ndarray], params: NoParams, context: Context
     ) -> np.ndarray:
         floors = np.floor(inputs[0])
         # Casting NaN, inf or values beyond int64 gives platform-dependent garbage.
@@ -60,11 +55,7 @@ class Clip(Transform[ClipParams]):
     Params = ClipParams
 
     def map(
-        self,
-        inputs: list[np.ndarray],
-        params: ClipParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
+        self, inputs: list[np.ndarray], params: ClipParams, context: Context
     ) -> np.ndarray:
         result: np.ndarray = np.clip(inputs[0], params.min, params.max)
         return result
@@ -94,11 +85,7 @@ class Add(Transform[NoParams]):
             )
 
     def map(
-        self,
-        inputs: list[np.ndarray],
-        params: NoParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
+        self, inputs: list[np.ndarray], params: NoParams, context: Context
     ) -> np.ndarray:
         a, b = inputs
         if a.shape != b.shape:

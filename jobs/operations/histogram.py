@@ -15,8 +15,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from femto.jobs.limits import check_limit
-from femto.jobs.operations.base import Finite, Query, Where, selected
-from femto.jobs.operations.programs import ProgramRunner
+from femto.jobs.operations.base import Context, Finite, Query, Where, selected
 
 
 class HistogramParams(BaseModel):
@@ -50,15 +49,13 @@ class HistogramParams(BaseModel):
 
 
 class Histogram(Query[HistogramParams]):
+    """`numpy.histogram(x, bins, range)`: counts summed across partitions, exactly."""
+
     name = "histogram"
     Params = HistogramParams
 
     def map(
-        self,
-        inputs: list[np.ndarray],
-        params: HistogramParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
+        self, inputs: list[np.ndarray], params: HistogramParams, context: Context
     ) -> dict[str, Any]:
         counts, edges = np.histogram(
             selected(inputs[0], params.where), bins=params.bins, range=params.range

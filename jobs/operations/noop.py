@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from femto.jobs.operations.base import Query
-from femto.jobs.operations.programs import ProgramRunner
+from femto.jobs.operations.base import Context, Query
 
 
 class NoopParams(BaseModel):
@@ -20,6 +19,8 @@ class NoopParams(BaseModel):
 
 
 class Noop(Query[NoopParams]):
+    """Does nothing, per partition: femto's own per-task overhead, for benchmarks."""
+
     name = "noop"
     Params = NoopParams
 
@@ -27,11 +28,7 @@ class Noop(Query[NoopParams]):
         """Any dtype will do: the data is never looked at."""
 
     def map(
-        self,
-        inputs: list[np.ndarray],
-        params: NoopParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
+        self, inputs: list[np.ndarray], params: NoopParams, context: Context
     ) -> dict[str, Any]:
         return {"tasks": 1}
 

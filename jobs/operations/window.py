@@ -12,8 +12,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from femto.jobs.limits import check_limit
-from femto.jobs.operations.base import Transform
-from femto.jobs.operations.programs import ProgramRunner
+from femto.jobs.operations.base import Context, Transform
 
 
 class SlidingMeanParams(BaseModel):
@@ -29,6 +28,8 @@ class SlidingMeanParams(BaseModel):
 
 
 class SlidingMean(Transform[SlidingMeanParams]):
+    """`y[i] = mean(x[max(0, i-W+1) : i+1])` over a 1-D dataset, across partitions."""
+
     name = "sliding_mean"
     Params = SlidingMeanParams
 
@@ -47,13 +48,9 @@ class SlidingMean(Transform[SlidingMeanParams]):
             raise ValueError(f"sliding_mean needs a 1-D input, got shape {tuple(shapes[0])}")
 
     def map(
-        self,
-        inputs: list[np.ndarray],
-        params: SlidingMeanParams,
-        left: np.ndarray | None,
-        programs: ProgramRunner | None = None,
+        self, inputs: list[np.ndarray], params: SlidingMeanParams, context: Context
     ) -> np.ndarray:
-        return sliding_mean(inputs[0], params.window, left)
+        return sliding_mean(inputs[0], params.window, context.left)
 
 
 def sliding_mean(x: np.ndarray, window: int, left: np.ndarray | None = None) -> np.ndarray:

@@ -37,6 +37,11 @@ ROUTES = {
     ("/v1/events", "get"), ("/v1/cluster", "get"), ("/health", "get"), ("/metrics", "get"),
     ("/v1/workflows", "post"), ("/v1/workflows", "get"), ("/v1/workflows/{workflow_id}", "get"),
     ("/v1/workflows/{workflow_id}", "delete"),
+    ("/v1/triggers", "post"), ("/v1/triggers", "get"), ("/v1/triggers/{name}", "get"),
+    ("/v1/triggers/{name}", "delete"), ("/v1/triggers/{name}/pause", "post"),
+    ("/v1/triggers/{name}/resume", "post"),
+    ("/v1/operations", "get"),
+    ("/v1/datasets/{name}/partitions", "post"), ("/v1/datasets/{name}/close", "post"),
 }
 ERROR = {"$ref": "#/components/schemas/ErrorBody"}
 

@@ -13,6 +13,7 @@ from bench.data_job import run_data_job
 from bench.failover import run_failover
 from bench.memory import run_memory
 from bench.report import render, rows
+from bench.stream import run_stream
 from bench.throughput import run_throughput
 
 
@@ -96,3 +97,11 @@ def test_scale_over_agents_and_the_queue(tmp_path: Path) -> None:
     assert "CPU ms/task slope per agent" in table
     assert "CPU ms/task slope per 1,000 queued" in table
     assert result["plot"] is None or Path(result["plot"]).stat().st_size > 0
+
+
+def test_stream(tmp_path: Path) -> None:
+    result = run_stream(3, tmp_path)
+    assert result["appends"] == 3 and result["rows_per_append"] == 100_000
+    assert positive(result["p50_s"], result["p99_s"], result["peer"]["seconds"])
+    assert result["p99_s"] >= result["p50_s"]
+    assert "p99" in render(rows({"stream": result}))

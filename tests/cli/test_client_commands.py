@@ -31,18 +31,34 @@ def test_dataset_put_list_get_delete(served: Service, tmp_path: Path) -> None:
     data = np.random.default_rng(1).normal(size=1000)
     source = save(tmp_path / "in.npy", data)
     put = femto_json(served, "dataset", "put", "cli-data", str(source), "--partitions", "7")
-    assert put == {"name": "cli-data", "dtype": "<f8", "shape": [1000], "partitions": 7}
+    assert put == {"name": "cli-data", "dtype": "<f8", "shape": [1000], "partitions": 7,
+                   "closed": False}
     listing = femto(served, "dataset", "list").stdout.splitlines()
     assert listing[0].split() == ["NAME", "DTYPE", "SHAPE", "PARTITIONS"]
     assert ["cli-data", "<f8", "1000", "7"] in [line.split() for line in listing[1:]]
-    assert {"name": "cli-data", "dtype": "<f8", "shape": [1000], "partitions": 7} in \
-        femto_json(served, "dataset", "list")
+    assert {"name": "cli-data", "dtype": "<f8", "shape": [1000], "partitions": 7,
+            "closed": False} in femto_json(served, "dataset", "list")
     femto(served, "dataset", "get", "cli-data", "-o", str(tmp_path / "out.npy"))
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), data)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npy", "out.npy"]  # no part left
     assert femto(served, "dataset", "delete", "cli-data").stdout == "deleted dataset cli-data\n"
     assert "cli-data" not in femto(served, "dataset", "list").stdout
     a_mistake(femto(served, "dataset", "delete", "cli-data", check=False), "cli-data")
+
+
+def test_dataset_append_and_close(served: Service, tmp_path: Path) -> None:
+    femto(served, "dataset", "put", "cli-stream", str(save(tmp_path / "a.npy", np.arange(4.0))),
+          "--partitions", "1")
+    more = save(tmp_path / "b.npy", np.arange(3.0))
+    appended = femto(served, "dataset", "append", "cli-stream", str(more), "--index", "1")
+    assert appended.stdout == "dataset cli-stream: partition 1 stored (2 partitions, shape 7)\n"
+    # Again with the same index (a retry after an error): stored once.
+    again = femto_json(served, "dataset", "append", "cli-stream", str(more), "--index", "1")
+    assert again["partitions"] == 2 and again["closed"] is False
+    closed = femto(served, "dataset", "close", "cli-stream")
+    assert closed.stdout == "closed dataset cli-stream (2 partitions)\n"
+    a_mistake(femto(served, "dataset", "append", "cli-stream", str(more), check=False),
+              "is closed")
 
 
 def test_a_finished_histogram_is_drawn_beside_its_numbers(served: Service,

@@ -14,7 +14,7 @@ import pytest
 
 from femto.executor.programs import TaskPrograms, end_all_programs, run_program
 from femto.executor.tasklog import TaskLog
-from femto.jobs.operations import Transform, get_operation
+from femto.jobs.operations import Context, Transform, get_operation
 from femto.jobs.operations.programs import CommandCancelled, CommandError, CommandTimeout
 
 DOUBLE = (
@@ -27,8 +27,8 @@ DOUBLE = (
 def command(argv: list[str], x: np.ndarray, **params: object) -> np.ndarray:
     op = get_operation("command")
     assert isinstance(op, Transform)
-    return op.map([x], op.parse_params({"argv": argv, **params}), None,
-                  programs=TaskPrograms(threading.Event()))
+    return op.map([x], op.parse_params({"argv": argv, **params}),
+                  Context(programs=TaskPrograms(threading.Event())))
 
 
 def gone(pid: int) -> bool:
@@ -101,7 +101,7 @@ def test_cancel_kills_the_whole_process_group(tmp_path: Path) -> None:
 
     def work() -> None:
         try:
-            op.map([np.arange(10.0)], params, None, programs=TaskPrograms(cancel))
+            op.map([np.arange(10.0)], params, Context(programs=TaskPrograms(cancel)))
         except BaseException as exc:
             raised.append(exc)
 

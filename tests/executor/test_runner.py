@@ -245,7 +245,7 @@ def test_an_operation_that_raises_fails_the_task_with_its_error(tmp_path: Path) 
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"operation": "nope"}, "unknown operation 'nope'"),
+        ({"operation": "nope"}, "operation 'nope' is not installed on this agent"),
         ({"params": {"bins": 0}}, "bad params for histogram"),
         ({"inputs": []}, "inputs"),
         ({"partition": -1}, "partition"),

@@ -52,14 +52,14 @@ class Cluster:
                               sequence=True, makepath=True)
         self.master = f"zk://{self.zk.hosts}/mesos"
 
-    def add_scheduler(self) -> str:
+    def add_scheduler(self, *extra: str) -> str:
         i, port = len(self.schedulers), free_port()
         proc = start([
             sys.executable, "-m", "femto", "serve",
             "--master", self.master, "--zk", f"{self.zk.hosts}/femto",
             "--zk-session-timeout", str(SESSION_TIMEOUT), "--store", self.mongo.url,
             "--listen", f"127.0.0.1:{port}", "--state-dir", str(self.tmp / f"s{i}"),
-            "--retry-backoff", "0.2",
+            "--retry-backoff", "0.2", *extra,
         ], self.tmp / f"femto-{i}.log")
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/health", proc)

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from femto.jobs.operations import Query, get_operation
+from femto.jobs.operations import Context, Query, get_operation
 
 
 def uneven_partitions(whole: np.ndarray, seed: int, k: int = 9) -> list[np.ndarray]:
@@ -25,7 +25,7 @@ def run_query(name: str, params: dict[str, Any], parts: list[np.ndarray]) -> dic
     op = get_operation(name)
     assert isinstance(op, Query)
     parsed = op.parse_params(params)
-    partials = [json.loads(json.dumps(op.map([p], parsed, None))) for p in parts]
+    partials = [json.loads(json.dumps(op.map([p], parsed, Context()))) for p in parts]
     result = op.reduce(partials, parsed)
     assert json.dumps(json.loads(json.dumps(result))) == json.dumps(result)
     return result

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from femto.jobs.datasets import load_npy, npy_bytes
-from femto.jobs.operations import Transform, get_operation
+from femto.jobs.operations import Context, Transform, get_operation
 from femto.jobs.operations.programs import CommandError, CommandTimeout, ProgramOutput
 
 
@@ -37,7 +37,7 @@ def test_the_partition_goes_in_as_npy_and_the_output_comes_back_from_npy() -> No
     x = np.arange(6.0).reshape(3, 2)
     runner = Recorder(ProgramOutput(npy_bytes(x * 2), ""))
     params = command().parse_params({"argv": ["double", "-v"], "timeout": 2.5})
-    np.testing.assert_array_equal(command().map([x], params, None, programs=runner), x * 2)
+    np.testing.assert_array_equal(command().map([x], params, Context(programs=runner)), x * 2)
     [(argv, stdin, timeout)] = runner.calls
     assert argv == ["double", "-v"] and timeout == 2.5
     np.testing.assert_array_equal(load_npy(stdin), x)
@@ -47,7 +47,7 @@ def test_output_that_is_no_npy_fails_naming_the_program_and_its_stderr() -> None
     runner = Recorder(ProgramOutput(b"hello", "complaint"))
     params = command().parse_params({"argv": ["prog"]})
     with pytest.raises(CommandError, match=r"'prog' wrote no usable \.npy.*complaint") as caught:
-        command().map([np.arange(3.0)], params, None, programs=runner)
+        command().map([np.arange(3.0)], params, Context(programs=runner))
     assert caught.value.returncode == 0
 
 
@@ -55,13 +55,13 @@ def test_the_runners_failure_is_the_operations() -> None:
     runner = Recorder(CommandTimeout("'prog' timed out after 1.0 s", -15, ""))
     params = command().parse_params({"argv": ["prog"], "timeout": 1.0})
     with pytest.raises(CommandTimeout):
-        command().map([np.arange(3.0)], params, None, programs=runner)
+        command().map([np.arange(3.0)], params, Context(programs=runner))
 
 
 def test_without_a_runner_it_cannot_run() -> None:
     params = command().parse_params({"argv": ["prog"]})
     with pytest.raises(CommandError, match="no program runner"):
-        command().map([np.arange(3.0)], params, None)
+        command().map([np.arange(3.0)], params, Context())
 
 
 @pytest.mark.parametrize(

@@ -129,3 +129,35 @@ def test_fingerprint_ignores_id_spelling_and_defaults() -> None:
     for change in ({"max_retries": 4}, {"params": {"bins": 51, "range": [0, 100]}},
                    {"resources": {"cpus": 0.5}}, {"name": "other"}):
         assert spec_fingerprint(parse_job_spec({**SPEC, **change})) != spec_fingerprint(plain)
+
+
+def test_output_format_changes_the_fingerprint_only_when_it_is_not_the_default() -> None:
+    spec = {"name": "b", "operation": "real2bin", "inputs": ["a"], "output": "bits"}
+    plain = parse_job_spec(spec)
+    # A job stored before output_format existed is resubmitted with the same hash.
+    assert "output_format" not in canonical_json(plain)
+    assert spec_fingerprint(parse_job_spec({**spec, "output_format": "npy"})) == \
+        spec_fingerprint(plain)
+    hdf5 = parse_job_spec({**spec, "output_format": "hdf5"})
+    assert spec_fingerprint(hdf5) != spec_fingerprint(plain)
+    assert parse_job_spec(json.loads(canonical_json(hdf5))) == hdf5
+
+
+def test_a_standing_job_appends_npy_outputs_only() -> None:
+    spec = {"name": "s", "operation": "sliding_mean", "params": {"window": 3},
+            "inputs": ["stream"], "output": "smooth", "standing": True}
+    assert parse_job_spec(spec).standing
+    with pytest.raises(SpecError) as caught:
+        parse_job_spec({**spec, "output_format": "hdf5"})
+    assert "output_format must be npy" in str(caught.value)
+
+
+def test_fields_added_later_keep_the_fingerprint_at_their_defaults() -> None:
+    spec = {"name": "s", "operation": "sliding_mean", "params": {"window": 3},
+            "inputs": ["stream"], "output": "smooth"}
+    plain = parse_job_spec(spec)
+    assert "standing" not in canonical_json(plain)
+    assert spec_fingerprint(parse_job_spec({**spec, "standing": False})) == \
+        spec_fingerprint(plain)
+    assert spec_fingerprint(parse_job_spec({**spec, "standing": True})) != \
+        spec_fingerprint(plain)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from femto.jobs.operations import Transform, get_operation
+from femto.jobs.operations import Context, Transform, get_operation
 from femto.jobs.operations.window import sliding_mean
 from tests.jobs.helpers import uneven_partitions
 
@@ -27,7 +27,7 @@ def run_sliding_mean(parts: list[np.ndarray], window: int) -> np.ndarray:
     for i, part in enumerate(parts):
         before = np.concatenate([np.empty(0), *parts[:i]])
         left = before[max(0, len(before) - need) :] if need else None
-        outputs.append(op.map([part], params, left if i else None))
+        outputs.append(op.map([part], params, Context(left=left if i else None)))
         assert len(outputs[-1]) == len(part)
     return np.concatenate(outputs)
 
@@ -75,7 +75,7 @@ def test_real2bin_matches_numpy() -> None:
     x = np.random.default_rng(3).uniform(-1e6, 1e6, size=5_000)
     x[:6] = [-0.5, 0.0, -0.0, 1.0, -1.0, 2.5]
     op, params = transform("real2bin", {})
-    got = np.concatenate([op.map([p], params, None) for p in uneven_partitions(x, seed=3)])
+    got = np.concatenate([op.map([p], params, Context()) for p in uneven_partitions(x, seed=3)])
     expected = np.floor(x).astype(np.int64) % 2
     assert got.dtype == np.int64
     np.testing.assert_array_equal(got, expected)
@@ -85,7 +85,7 @@ def test_real2bin_matches_numpy() -> None:
 def test_real2bin_refuses_values_without_an_int64_floor(bad: float) -> None:
     op, params = transform("real2bin", {})
     with pytest.raises(ValueError, match="no int64 floor"):
-        op.map([np.array([1.5, bad])], params, None)
+        op.map([np.array([1.5, bad])], params, Context())
 
 
 def test_add_matches_numpy_partition_by_partition() -> None:
@@ -94,7 +94,7 @@ def test_add_matches_numpy_partition_by_partition() -> None:
     op, params = transform("add", {})
     cuts = [0, 0, 10, 500, 500, 999, 1_000]
     pairs = zip(np.split(a, cuts), np.split(b, cuts), strict=True)
-    got = [op.map([pa, pb], params, None) for pa, pb in pairs]
+    got = [op.map([pa, pb], params, Context()) for pa, pb in pairs]
     np.testing.assert_array_equal(np.concatenate(got), a + b)
 
 
@@ -120,7 +120,7 @@ def test_numeric_operations_refuse_other_dtypes() -> None:
 def test_clip_matches_numpy() -> None:
     x = np.random.default_rng(5).normal(scale=10.0, size=5_000)
     op, params = transform("clip", {"min": -12.0, "max": 12.0})
-    got = np.concatenate([op.map([p], params, None) for p in uneven_partitions(x, seed=5)])
+    got = np.concatenate([op.map([p], params, Context()) for p in uneven_partitions(x, seed=5)])
     np.testing.assert_array_equal(got, np.clip(x, -12.0, 12.0))
 
 
