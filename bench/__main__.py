@@ -43,6 +43,8 @@ SIZES: dict[str, tuple[Any, Any]] = {
 }
 # Agent counts `scale` sweeps (full, quick): the 2 to 50.
 SCALE_AGENTS = ((2, 10, 25, 50), (2, 6, 12))
+# Queued tasks (over 1,000 jobs) `scale` sweeps (full, quick): the 10^3 to 10^5.
+SCALE_QUEUE = ((1_000, 3_000, 10_000, 30_000, 100_000), (1_000, 3_000, 10_000))
 
 
 def benchmarks(quick: bool) -> dict[str, Callable[[Path], dict[str, Any]]]:
@@ -55,7 +57,8 @@ def benchmarks(quick: bool) -> dict[str, Callable[[Path], dict[str, Any]]]:
         "memory": lambda d: run_memory(int(size["memory"]), d / "memory"),
         "master_memory": lambda d: run_master_memory(int(size["master_memory"]),
                                                      d / "master_memory"),
-        "scale": lambda d: run_scale(SCALE_AGENTS[quick], int(size["scale"]), d / "scale"),
+        "scale": lambda d: run_scale(SCALE_AGENTS[quick], int(size["scale"]), d / "scale",
+                                     SCALE_QUEUE[quick]),
         "stream": lambda d: run_stream(int(size["stream"]), d / "stream"),
     }
 

@@ -21,6 +21,13 @@ DONE = frozenset({"FINISHED", "FAILED", "CANCELLED"})
 @contextmanager
 def femto(state_dir: Path, **overrides: Any) -> Iterator[httpx.Client]:
     """A running femto service (2 agents, real executor processes); a client bound to it."""
+    with femto_service(state_dir, **overrides) as (_, client):
+        yield client
+
+
+@contextmanager
+def femto_service(state_dir: Path, **overrides: Any) -> Iterator[tuple[Service, httpx.Client]]:
+    """As `femto`, with the service itself, for benchmarks that drive its engine."""
     options = Options(master="local", agents=2, listen="127.0.0.1:0", state_dir=state_dir)
     for key, value in overrides.items():
         setattr(options, key, value)
@@ -28,7 +35,7 @@ def femto(state_dir: Path, **overrides: Any) -> Iterator[httpx.Client]:
     service.start()
     try:
         with httpx.Client(base_url=service.url, timeout=120.0) as client:
-            yield client
+            yield service, client
     finally:
         service.stop()
 
@@ -70,8 +77,9 @@ def wait_done(client: httpx.Client, job_id: str, timeout: float, poll: float = 0
     raise TimeoutError(f"job {job_id} not over after {timeout}s")
 
 
-def run_job(client: httpx.Client, spec: dict[str, Any], timeout: float) -> tuple[float, dict]:
+def run_job(client: httpx.Client, spec: dict[str, Any], timeout: float, poll: float = 0.01
+            ) -> tuple[float, dict]:
     """Seconds from submission to an observed FINISHED, and the finished job."""
     start = time.perf_counter()
-    job = wait_done(client, submit(client, spec), timeout)
+    job = wait_done(client, submit(client, spec), timeout, poll)
     return time.perf_counter() - start, job

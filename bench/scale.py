@@ -9,43 +9,22 @@ from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.cluster import femto, run_job, upload
-from femto.engine.shell import Engine
+from bench.queue import measure_queue
+from bench.scale_meters import (
+    AGENT_CPUS,
+    AGENT_MEM,
+    POLL_S,
+    cpu_seconds,
+    timed_offer_rounds,
+)
 
-AGENT_CPUS, AGENT_MEM = 1.0, 512.0  # small agents: 50 fit on a 2-core machine
-
-
-@contextmanager
-def timed_offer_rounds() -> Iterator[list[float]]:
-    """Seconds each offer round took in the engine (instrumentation, not a mock)."""
-    rounds: list[float] = []
-    original = Engine.on_offers
-
-    def timed(self: Engine, offers: list[dict[str, Any]]) -> None:
-        start = time.perf_counter()
-        try:
-            original(self, offers)
-        finally:
-            rounds.append(time.perf_counter() - start)
-
-    Engine.on_offers = timed  # type: ignore[method-assign]
-    try:
-        yield rounds
-    finally:
-        Engine.on_offers = original  # type: ignore[method-assign]
-
-
-def cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
+PLOT = Path(__file__).with_name("scale.png")
 
 
 def measure(agents: int, tasks: int, state_dir: Path) -> dict[str, float]:
@@ -55,7 +34,7 @@ def measure(agents: int, tasks: int, state_dir: Path) -> dict[str, float]:
         upload(client, "noop", np.zeros(tasks), tasks)
         with timed_offer_rounds() as rounds:
             cpu = cpu_seconds()
-            wall, _ = run_job(client, spec, 600.0)
+            wall, _ = run_job(client, spec, 600.0, POLL_S)
             cpu = cpu_seconds() - cpu
     return {"agents": agents, "tasks": tasks, "wall_s": wall,
             "cpu_ms_per_task": 1e3 * cpu / tasks,
@@ -73,7 +52,8 @@ def slope(xs: list[float], ys: list[float]) -> dict[str, float]:
     return {"slope": float(b), "stderr": float(np.sqrt(cov[0, 0])), "mean": float(y.mean())}
 
 
-def plot(points: list[dict[str, float]], path: Path) -> str | None:
+def plot(points: list[dict[str, float]], queue: list[dict[str, float]], path: Path
+         ) -> str | None:
     try:
         import matplotlib
     except ImportError:
@@ -81,19 +61,27 @@ def plot(points: list[dict[str, float]], path: Path) -> str | None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (cpu_ax, round_ax) = plt.subplots(1, 2, figsize=(9, 3.5))
-    agents = [p["agents"] for p in points]
-    cpu_ax.plot(agents, [p["cpu_ms_per_task"] for p in points], "o-")
-    cpu_ax.set(xlabel="agents", ylabel="process CPU per task (ms)", ylim=(0, None))
-    round_ax.plot(agents, [p["offer_round_p50_ms"] for p in points], "o-")
-    round_ax.set(xlabel="agents", ylabel="offer round p50 (ms)", ylim=(0, None))
+    rows = [("agents", "agents", points)] + ([("queued", "queued tasks", queue)] if queue else [])
+    fig, axes = plt.subplots(len(rows), 2, figsize=(9, 3.5 * len(rows)), squeeze=False)
+    for (key, label, series), (cpu_ax, round_ax) in zip(rows, axes, strict=True):
+        xs = [p[key] for p in series]
+        cpu_ax.plot(xs, [p["cpu_ms_per_task"] for p in series], "o-")
+        cpu_ax.set(xlabel=label, ylabel="process CPU per task (ms)", ylim=(0, None))
+        round_ax.plot(xs, [p["offer_round_p50_ms"] for p in series], "o-")
+        round_ax.set(xlabel=label, ylabel="offer round p50 (ms)", ylim=(0, None))
+        if key == "queued":
+            cpu_ax.set_xscale("log")
+            round_ax.set_xscale("log")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
     return str(path)
 
 
-def run_scale(agent_counts: tuple[int, ...], tasks: int, state_dir: Path) -> dict[str, Any]:
+def run_scale(agent_counts: tuple[int, ...], tasks: int, state_dir: Path,
+              queue_sizes: tuple[int, ...] = (), plot_to: Path = PLOT) -> dict[str, Any]:
+    """Over the agent counts, then (a backlog of each size queued, bench.queue) over the
+    queue; `tasks` measured tasks at each point."""
     state_dir.mkdir(parents=True, exist_ok=True)
     points = [measure(n, tasks, state_dir / f"agents-{n}") for n in agent_counts]
     xs = [p["agents"] for p in points]
@@ -101,8 +89,16 @@ def run_scale(agent_counts: tuple[int, ...], tasks: int, state_dir: Path) -> dic
         "by_agents": points,
         "cpu_ms_per_task_slope_per_agent": slope(xs, [p["cpu_ms_per_task"] for p in points]),
         "offer_round_ms_slope_per_agent": slope(xs, [p["offer_round_p50_ms"] for p in points]),
-        "load_average": list(os.getloadavg()),
     }
-    result["plot"] = plot(points, Path(__file__).with_name("scale.png"))
+    queue = [measure_queue(q, tasks, state_dir / f"queue-{q}") for q in queue_sizes]
+    if queue:
+        thousands = [p["queued"] / 1000 for p in queue]
+        result["by_queue"] = queue
+        result["cpu_ms_per_task_slope_per_1000_queued"] = slope(
+            thousands, [p["cpu_ms_per_task"] for p in queue])
+        result["offer_round_ms_slope_per_1000_queued"] = slope(
+            thousands, [p["offer_round_p50_ms"] for p in queue])
+    result["load_average"] = list(os.getloadavg())
+    result["plot"] = plot(points, queue, plot_to)
     (state_dir / "scale.json").write_text(json.dumps(result, indent=2))
     return result

@@ -364,13 +364,17 @@ class Datasets:
             path = self.store.blob_path(part["blob"]) if part["blob"] else None
             uri = Path(path).as_uri() if path else part["uri"]
             refs.append({
-                "uri": uri, "url": f"{api_url}/executor/datasets/{doc['name']}/partitions/{i}",
+                "uri": uri, "url": partition_url(api_url, doc["name"], i),
                 "length": part["length"], "dtype": doc["dtype"], "host": part["host"],
                 "format": part.get("format", "npy"), "path": part.get("path"),
                 "rows": tuple(part["rows"]) if part.get("rows") is not None else None,
             })
         return refs
 
+
+def partition_url(api_url: str, dataset: str, partition: int) -> str:
+    """Where an executor reads a partition through the API."""
+    return f"{api_url}/executor/datasets/{dataset}/partitions/{partition}"
 
 
 def _array_info(fmt: str, path: Path, array_path: str | None) -> ArrayInfo:

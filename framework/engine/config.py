@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, overload
 
+from femto.datasets import partition_url
 from femto.engine.admission import Admitted
 from femto.jobs.limits import Limits
 from femto.jobs.wire import PartitionRef
@@ -33,8 +35,7 @@ class EngineConfig:
 
 @dataclass(frozen=True, slots=True)
 class InputPartition:
-    """One partition of a job's input, held per queued task: plain slots, a fifth of what
-    a PartitionRef model costs (100,000 queued tasks are the memory benchmark's case)."""
+    """One partition of a job's input, as the core reads it (InputColumns holds them)."""
 
     uri: str | None
     url: str | None
@@ -54,6 +55,60 @@ class InputPartition:
             format=self.format, path=self.path, rows=self.rows)
 
 
+class InputColumns(Sequence[InputPartition]):
+    """One input's partitions as columns, read as InputPartitions made on demand. A queued
+    task holds no object and no API URL of its own: per partition, four references into
+    lists (and the uri string the dataset names)."""
+
+    __slots__ = ("_api_url", "_dataset", "_dtype", "_hosts", "_in_place", "_lengths", "_uris")
+
+    def __init__(self, api_url: str, dataset: str, dtype: str, refs: list[dict[str, Any]]
+                 ) -> None:
+        self._api_url, self._dataset, self._dtype = api_url, dataset, dtype
+        self._uris: list[str | None] = []
+        self._lengths: list[int] = []
+        self._hosts: list[str | None] = []
+        # (format, path, rows) of a row range read in place; None (shared) for a whole .npy
+        self._in_place: list[tuple[str, str | None, tuple[int, int] | None] | None] = []
+        for r in refs:
+            self.append(InputPartition(r["uri"], None, r["length"], dtype, r["host"],
+                                       r["format"], r["path"], r["rows"]))
+
+    def append(self, partition: InputPartition) -> None:
+        """A partition appended to the dataset (femto.streams); its URL follows from its
+        index."""
+        self._uris.append(partition.uri)
+        self._lengths.append(partition.length)
+        self._hosts.append(partition.host)
+        plain = partition.format == "npy" and partition.path is None and partition.rows is None
+        self._in_place.append(None if plain else
+                              (partition.format, partition.path, partition.rows))
+
+    def __len__(self) -> int:
+        return len(self._uris)
+
+    @overload
+    def __getitem__(self, index: int) -> InputPartition: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[InputPartition]: ...
+
+    def __getitem__(self, index: int | slice) -> InputPartition | list[InputPartition]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        fmt, path, rows = self._in_place[index] or ("npy", None, None)
+        return InputPartition(self._uris[index],
+                              partition_url(self._api_url, self._dataset, index),
+                              self._lengths[index], self._dtype, self._hosts[index],
+                              fmt, path, rows)
+
+
+# One input of a job, per partition: the shell hands columns, the core's tests lists.
+Input = InputColumns | list[InputPartition]
+
+
 @dataclass(slots=True)
 class ActiveJob:
     """An unfinished job (or one that ended and is not yet forgotten), all in memory."""
@@ -61,7 +116,7 @@ class ActiveJob:
     job: Job
     tasks: list[Task]
     admitted: Admitted
-    inputs: list[list[InputPartition]]  # per input, per partition
+    inputs: list[Input]  # per input, per partition
     # partition -> the attempt whose partial is recorded (exactly once: the first wins)
     partials: dict[int, int] = field(default_factory=dict)
     # A standing job (framework.engine.streams): whether its input is closed, and how many

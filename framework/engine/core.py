@@ -15,7 +15,7 @@ from typing import Any
 from femto import placement
 from femto.engine import offers, streams, updates
 from femto.engine.admission import Admitted
-from femto.engine.config import ActiveJob, EngineConfig, InputPartition
+from femto.engine.config import ActiveJob, EngineConfig, Input, InputPartition
 from femto.engine.instructions import (
     CloseOutput,
     DeleteOutputs,
@@ -127,7 +127,7 @@ class Core:
     # ----- jobs in and out ------------------------------------------------
 
     def load(self, job: Job, tasks: list[Task], admitted: Admitted,
-             inputs: list[list[InputPartition]], partials: dict[int, int], now: float,
+             inputs: list[Input], partials: dict[int, int], now: float,
              *, published: int = 0) -> None:
         """Take a job the store holds: its tasks and the partials already recorded (and of
         a standing job, how many outputs its output dataset holds)."""
@@ -143,7 +143,7 @@ class Core:
                 self.launching[task.key] = (task, now)
 
     def admit(self, job: Job, tasks: list[Task], admitted: Admitted,
-              inputs: list[list[InputPartition]], now: float) -> list[Instruction]:
+              inputs: list[Input], now: float) -> list[Instruction]:
         """A job just submitted (and stored): its tasks want offers."""
         self._check_leading()
         self.load(job, tasks, admitted, inputs, {}, now)

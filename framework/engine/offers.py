@@ -181,10 +181,14 @@ def explain_waits(core: Core, now: float) -> None:
         if job.finished is None and job.counts.get(TaskState.PENDING, 0):
             resources = active.admitted.spec.resources
             reason = core.room.unplaceable(resources.cpus, resources.mem, executor)
-            if reason is not None and not any(
-                t.state is TaskState.PENDING and t.not_before <= now
-                and now - t.waiting_since > core.config.locality_wait
-                for t in active.tasks
-            ):
+            # No task waits from before its job was created: until the locality wait has
+            # passed since then, none has waited past it, and the tasks (10^5 in a long
+            # queue) are not walked on every tick.
+            if reason is not None and (
+                now - job.created <= core.config.locality_wait or not any(
+                    t.state is TaskState.PENDING and t.not_before <= now
+                    and now - t.waiting_since > core.config.locality_wait
+                    for t in active.tasks
+                )):
                 reason = None
         job.waiting = reason

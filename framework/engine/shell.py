@@ -21,7 +21,7 @@ from femto import credentials, streams
 from femto.datasets import Datasets, check_name, is_closed
 from femto.engine import results
 from femto.engine.admission import Admitted, admit, check_inputs, readmit
-from femto.engine.config import EngineConfig, InputPartition
+from femto.engine.config import EngineConfig, Input, InputColumns, InputPartition
 from femto.engine.core import Core, Halted
 from femto.engine.instructions import (
     CloseOutput,
@@ -365,13 +365,15 @@ class Engine(JobReads):
         job.state, job.error, job.finished = JobState.FAILED, reason, now
         self.store.put("jobs", job.id, job.to_doc())
 
-    def _inputs(self, docs: list[dict[str, Any]]) -> list[list[InputPartition]]:
-        return [self._inputs_from(doc, 0) for doc in docs]
+    def _inputs(self, docs: list[dict[str, Any]]) -> list[Input]:
+        return [self._columns(doc) for doc in docs]
 
     def _inputs_from(self, doc: dict[str, Any], start: int) -> list[InputPartition]:
-        return [InputPartition(r["uri"], r["url"], r["length"], r["dtype"], r["host"],
-                               r["format"], r["path"], r["rows"])
-                for r in self.datasets.refs(doc, self.config.api_url, start)]
+        return self._columns(doc)[start:]
+
+    def _columns(self, doc: dict[str, Any]) -> InputColumns:
+        return InputColumns(self.config.api_url, doc["name"], doc["dtype"],
+                            self.datasets.refs(doc, self.config.api_url))
 
     # ----- users ----------------------------------------------------------
 

@@ -82,6 +82,23 @@ def test_failover_measures_or_says_why_not(tmp_path: Path) -> None:
     assert render(rows({"failover": result}))
 
 
+def test_scale_over_agents_and_the_queue(tmp_path: Path) -> None:
+    from bench.scale import run_scale
+
+    result = run_scale((2, 3), 20, tmp_path, queue_sizes=(1_000, 2_000),
+                       plot_to=tmp_path / "scale.png")
+    assert [p["agents"] for p in result["by_agents"]] == [2, 3]
+    # The backlog stays queued behind the measured job: every point measures at its size.
+    assert [(p["queued"], p["queued_after"]) for p in result["by_queue"]] == [
+        (1_000, 1_000), (2_000, 2_000)]
+    for point in result["by_agents"] + result["by_queue"]:
+        assert positive(point["cpu_ms_per_task"], point["offer_round_p50_ms"])
+    table = render(rows({"scale": result}))
+    assert "CPU ms/task slope per agent" in table
+    assert "CPU ms/task slope per 1,000 queued" in table
+    assert result["plot"] is None or Path(result["plot"]).stat().st_size > 0
+
+
 def test_stream(tmp_path: Path) -> None:
     result = run_stream(3, tmp_path)
     assert result["appends"] == 3 and result["rows_per_append"] == 100_000
