@@ -11,7 +11,6 @@ import importlib
 import itertools
 import math
 import os
-import tokenize
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import IO, Any, Literal
 
 import numpy as np
 
-from femto.jobs.datasets import check_dtype
+from femto.jobs.datasets import NPY_HEADER_ERRORS, check_dtype, read_npy_header
 
 Format = Literal["npy", "hdf5", "zarr"]
 FORMATS: tuple[Format, ...] = ("npy", "hdf5", "zarr")
@@ -70,17 +69,10 @@ def row_ranges(rows: int, k: int) -> list[tuple[int, int]]:
 def _npy(path: Path) -> Any:
     try:
         with path.open("rb") as stream:
-            version = np.lib.format.read_magic(stream)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-            elif version == (2, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
-            else:
-                raise ValueError(f"unsupported format version {version}")
+            shape, fortran, dtype = read_npy_header(stream)
             offset = stream.tell()
             size = path.stat().st_size
-    # NumPy tokenizes the header as Python: an unclosed bracket ends in a TokenError.
-    except (OSError, ValueError, SyntaxError, EOFError, tokenize.TokenError) as exc:
+    except NPY_HEADER_ERRORS as exc:
         raise ArrayError(f"{path} is not a readable .npy file: {exc}") from exc
     if dtype.hasobject:
         raise ArrayError(f"{path} holds an object array, which is refused: it would unpickle")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import math
 import tokenize
-from typing import Annotated, Literal
+from typing import IO, Annotated, Literal
 from urllib.parse import unquote, urlparse
 
 import numpy as np
@@ -99,21 +99,32 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+# What a torn or foreign .npy header raises (NumPy tokenizes the header as Python: an
+# unclosed bracket ends in a TokenError).
+NPY_HEADER_ERRORS = (ValueError, EOFError, OSError, SyntaxError, tokenize.TokenError)
+
+
+def read_npy_header(stream: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """Shape, Fortran order and dtype from a .npy header, the stream left at the data;
+    one of NPY_HEADER_ERRORS if it is none."""
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        raise ValueError(f"unsupported format version {version}")
+    return tuple(shape), bool(fortran), dtype
+
+
 def load_npy(data: bytes) -> np.ndarray:
     """Decode a .npy file; refuses anything else and object arrays (they would unpickle)."""
     if not data.startswith(NPY_MAGIC):
         raise ValueError("not a .npy file: it does not start with the \\x93NUMPY magic string")
     stream = io.BytesIO(data)
     try:
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
-        elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
-        else:
-            raise ValueError(f"unsupported format version {version}")
-    # NumPy tokenizes the header as Python: an unclosed bracket ends in a TokenError.
-    except (ValueError, EOFError, OSError, SyntaxError, tokenize.TokenError) as exc:
+        shape, _, dtype = read_npy_header(stream)
+    except NPY_HEADER_ERRORS as exc:
         raise ValueError(f"malformed .npy header: {exc}") from exc
     if dtype.hasobject:
         raise ValueError(

@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib import format as npy_format
 
+from femto.jobs.datasets import NPY_HEADER_ERRORS, read_npy_header
 from femto.triggers.rules import Seen
 
 
@@ -28,13 +28,9 @@ def read_header(path: str) -> Header | None:
     """The .npy header, or None while it is not all there (or never will be: not a .npy)."""
     try:
         with open(path, "rb") as file:
-            version = npy_format.read_magic(file)
-            if version == (1, 0):
-                shape, _, dtype = npy_format.read_array_header_1_0(file)
-            else:
-                shape, _, dtype = npy_format.read_array_header_2_0(file)
+            shape, _, dtype = read_npy_header(file)
             offset = file.tell()
-    except (OSError, ValueError, EOFError, SyntaxError):
+    except NPY_HEADER_ERRORS:
         return None
     if dtype.hasobject or not shape:
         return None  # pickled objects, or a scalar: no dataset of rows
