@@ -150,14 +150,14 @@ def stream_figures(r: dict[str, Any]) -> list[Figure]:
 def scale_figures(r: dict[str, Any]) -> list[Figure]:
     """The fitted growth per agent and per 1,000 queued tasks, against its own standard
     error: flat is a slope within noise of zero."""
-    return [
-        Figure("scale", f"{what} slope per {per} (+- stderr)", r[key]["slope"],
-               r[key]["stderr"], "stderr")
-        for per, suffix in (("agent", "agent"), ("1,000 queued", "1000_queued"))
-        for what, key in (("CPU ms/task", f"cpu_ms_per_task_slope_per_{suffix}"),
-                          ("offer round p50 ms", f"offer_round_ms_slope_per_{suffix}"))
-        if key in r
-    ]
+    slopes = [(f"{what} slope per {per}", f"{key}_slope_per_{suffix}")
+              for per, suffix in (("agent", "agent"), ("1,000 queued", "1000_queued"))
+              for what, key in (("CPU ms/task", "cpu_ms_per_task"),
+                                ("offer round p50 ms", "offer_round_ms"))]
+    slopes.append(("first job's extra CPU ms slope per agent (executor start-up)",
+                   "first_job_extra_cpu_ms_slope_per_agent"))
+    return [Figure("scale", f"{label} (+- stderr)", r[key]["slope"], r[key]["stderr"],
+                   "stderr") for label, key in slopes if key in r]
 
 
 FIGURES: dict[str, Callable[[dict[str, Any]], list[Figure]]] = {

@@ -96,6 +96,7 @@ def test_scale_over_agents_and_the_queue(tmp_path: Path) -> None:
     table = render(rows({"scale": result}))
     assert "CPU ms/task slope per agent" in table
     assert "CPU ms/task slope per 1,000 queued" in table
+    assert "executor start-up" in table
     assert result["plot"] is None or Path(result["plot"]).stat().st_size > 0
 
 
