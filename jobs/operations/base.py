@@ -58,6 +58,9 @@ class Operation(ABC, Generic[P]):
     arity: ClassVar[int] = 1
     # Whether `map` computes in this interpreter (NumPy) or waits on another process.
     computes_in_process: ClassVar[bool] = True
+    # Whether the inputs are read element by element together (`a + b`), so must have one
+    # shape and be partitioned alike; `check_inputs` then refuses them otherwise.
+    aligned: ClassVar[bool] = False
     Params: type[P]
 
     def parse_params(self, raw: Mapping[str, Any]) -> P:
@@ -79,6 +82,14 @@ class Operation(ABC, Generic[P]):
             raise ValueError(f"{self.name} takes {self.arity} input(s), got {len(dtypes)}")
         for position, dtype in enumerate(dtypes):
             self.check_dtype(position, _dtype(dtype))
+        if self.aligned:
+            for shape, lengths in zip(shapes[1:], partition_lengths[1:], strict=True):
+                if tuple(shape) != tuple(shapes[0]):
+                    raise ValueError(f"{self.name} needs inputs of equal shape, got "
+                                     f"{tuple(shapes[0])} and {tuple(shape)}")
+                if list(lengths) != list(partition_lengths[0]):
+                    raise ValueError(f"{self.name} needs inputs partitioned alike, got "
+                                     f"partition lengths {partition_lengths[0]} and {lengths}")
 
     def check_dtype(self, position: int, dtype: np.dtype) -> None:
         if dtype.kind not in NUMERIC_KINDS:

@@ -66,23 +66,8 @@ class Add(Transform[NoParams]):
 
     name = "add"
     arity = 2
+    aligned = True
     Params = NoParams
-
-    def check_inputs(
-        self,
-        params: NoParams,
-        dtypes: list[str],
-        shapes: list[tuple[int, ...]],
-        partition_lengths: list[list[int]],
-    ) -> None:
-        super().check_inputs(params, dtypes, shapes, partition_lengths)
-        if tuple(shapes[0]) != tuple(shapes[1]):
-            raise ValueError(f"add needs inputs of equal shape, got {shapes[0]} and {shapes[1]}")
-        if list(partition_lengths[0]) != list(partition_lengths[1]):
-            raise ValueError(
-                "add needs inputs partitioned alike, got partition lengths "
-                f"{partition_lengths[0]} and {partition_lengths[1]}"
-            )
 
     def map(
         self, inputs: list[np.ndarray], params: NoParams, context: Context

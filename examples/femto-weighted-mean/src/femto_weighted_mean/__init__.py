@@ -30,23 +30,8 @@ class WeightedMean(Query[WeightedMeanParams]):
 
     name = "weighted_mean"
     arity = 2
+    aligned = True  # values and weights: one shape, partitioned alike
     Params = WeightedMeanParams
-
-    def check_inputs(
-        self,
-        params: WeightedMeanParams,
-        dtypes: list[str],
-        shapes: list[tuple[int, ...]],
-        partition_lengths: list[list[int]],
-    ) -> None:
-        super().check_inputs(params, dtypes, shapes, partition_lengths)
-        if tuple(shapes[0]) != tuple(shapes[1]):
-            raise ValueError(f"weighted_mean needs values and weights of one shape, got "
-                             f"{tuple(shapes[0])} and {tuple(shapes[1])}")
-        if list(partition_lengths[0]) != list(partition_lengths[1]):
-            raise ValueError("weighted_mean needs values and weights partitioned alike, got "
-                             f"partition lengths {partition_lengths[0]} and "
-                             f"{partition_lengths[1]}")
 
     def map(
         self, inputs: list[np.ndarray], params: WeightedMeanParams, context: Context
