@@ -1,7 +1,7 @@
 """Every built-in operation over an HDF5 dataset and a Zarr array equals NumPy on the same
 array: registered in place in uneven row ranges (Datasets.register_array), each task read by
 the executor's run_task from the file, as on an agent. One end-to-end run per format through
-the embedded cluster is in tests/framework/test_arrays_e2e.py."""
+the embedded cluster is in tests/framework/test_data_roots.py."""
 
 from __future__ import annotations
 

@@ -1,11 +1,15 @@
-"""Datasets registered by URI: only files under the operator's --data-root, only .npy."""
+"""Datasets registered in place, only under the operator's --data-root: by the URIs of .npy
+partitions, or as arrays (POST /v1/datasets with "format"), row ranges of one file read by the
+executors where the file lies and served by the scheduler as .npy."""
 
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import h5py
 import httpx
 import numpy as np
 import pytest
@@ -13,6 +17,8 @@ import pytest
 from femto.service import Service
 from tests.framework.helpers import running_service, submit, wait_done
 from tests.framework.test_api_errors import assert_error
+
+RNG = np.random.default_rng(17)
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +113,182 @@ def test_a_nul_byte_in_a_uri_is_a_422_naming_it(api: httpx.Client, root: Path, u
             "partitions": [{"uri": uri.format(root=root), "host": "agent-1", "length": 1}]}
     assert_error(api.post("/v1/datasets", json=body), 422, "NUL byte")
     assert stored(api) == before
+
+
+def register(api: httpx.Client, name: str, fmt: str, file: Path, partitions: int,
+             **extra: str) -> httpx.Response:
+    return api.post("/v1/datasets", json={"name": name, "format": fmt, "uri": file.as_uri(),
+                                          "partitions": partitions, **extra})
+
+
+def fetch(api: httpx.Client, url: str) -> np.ndarray:
+    response = api.get(url)
+    assert response.status_code == 200, response.text
+    return np.load(io.BytesIO(response.content))
+
+
+def test_an_npy_is_split_into_row_ranges_served_and_computed_on_in_place(
+        api: httpx.Client, root: Path) -> None:
+    data = RNG.uniform(0, 100, 1_003)
+    np.save(root / "rows.npy", data)
+    response = register(api, "rows", "npy", root / "rows.npy", 4)
+    assert response.status_code == 201, response.text
+    assert response.json() == {"name": "rows", "dtype": "<f8", "shape": [1_003],
+                               "partitions": 4, "closed": False}
+    for i, part in enumerate(np.array_split(data, 4)):
+        np.testing.assert_array_equal(fetch(api, f"/v1/datasets/rows/partitions/{i}"), part)
+    np.testing.assert_array_equal(fetch(api, "/v1/datasets/rows/data"), data)
+    counts, _ = np.histogram(data, 7, (0.0, 100.0))
+    histogram = submit(api, {"name": "h", "operation": "histogram", "inputs": ["rows"],
+                             "params": {"bins": 7, "range": [0.0, 100.0]}})
+    assert wait_done(api, histogram["id"])["result"]["counts"] == counts.tolist()
+    smooth = submit(api, {"name": "s", "operation": "sliding_mean", "inputs": ["rows"],
+                          "params": {"window": 300}, "output": "rows-smooth"})
+    assert wait_done(api, smooth["id"])["state"] == "FINISHED"
+    expected = [data[max(0, i - 299):i + 1].mean() for i in range(len(data))]
+    np.testing.assert_allclose(fetch(api, "/v1/datasets/rows-smooth/data"), expected,
+                               rtol=1e-12)
+
+
+def test_a_two_dimensional_npy_keeps_its_rows_whole(api: httpx.Client, root: Path) -> None:
+    data = np.arange(30.0).reshape(10, 3)
+    np.save(root / "grid.npy", data)
+    response = register(api, "grid", "npy", root / "grid.npy", 3, host="agent-1")
+    assert response.status_code == 201, response.text
+    assert response.json()["shape"] == [10, 3]
+    np.testing.assert_array_equal(fetch(api, "/v1/datasets/grid/partitions/2"), data[7:])
+
+
+@pytest.mark.parametrize("where", ["/etc/passwd", "{root}/../outside.npy"])
+def test_an_array_outside_the_roots_is_403(api: httpx.Client, root: Path, where: str) -> None:
+    response = register(api, "out", "npy", Path(where.format(root=root)), 2)
+    assert_error(response, 403, "--data-root")
+    assert api.get("/v1/datasets/out").status_code == 404
+
+
+@pytest.mark.parametrize(("change", "status", "named"), [
+    ({"format": "csv"}, 422, "format"),
+    ({"partitions": 0}, 422, "partitions"),
+    ({"partitions": "2"}, 422, "partitions"),
+    ({"partitions": 11}, 422, "cannot split 10 rows into 11"),
+    ({"path": "/x"}, 422, "path"),
+    ({"uri": "http://example.com/a.npy"}, 422, "file:///"),
+    ({"uri": "{root}/missing.npy"}, 422, "missing.npy"),
+    ({"uri": "{root}/text.npy"}, 422, "not a readable .npy"),
+    ({"host": ""}, 422, "host"),
+    ({"color": "red"}, 422, "color"),
+    ({"name": "small"}, 409, "exists"),
+])
+def test_a_bad_registration_is_a_4xx_naming_what_is_wrong(
+        api: httpx.Client, root: Path, change: dict, status: int, named: str) -> None:
+    np.save(root / "small.npy", np.arange(10.0))
+    (root / "text.npy").write_text("not an array")
+    if api.get("/v1/datasets/small").status_code == 404:
+        assert register(api, "small", "npy", root / "small.npy", 2).status_code == 201
+    uri = change.get("uri", "{root}/small.npy")
+    body = {"name": "bad", "format": "npy", "partitions": 2,
+            "uri": Path(uri.format(root=root)).as_uri() if uri.startswith("{") else uri}
+    body |= {k: v for k, v in change.items() if k != "uri"}
+    assert_error(api.post("/v1/datasets", json=body), status, named)
+    assert api.get("/v1/datasets/bad").status_code == 404
+
+
+def test_a_file_changed_since_registration_is_refused_when_read(
+        api: httpx.Client, root: Path) -> None:
+    np.save(root / "changing.npy", np.arange(8.0))
+    assert register(api, "changing", "npy", root / "changing.npy", 2).status_code == 201
+    np.save(root / "changing.npy", np.arange(8, dtype=np.int32))
+    assert_error(api.get("/v1/datasets/changing/partitions/1"), 422, "registered as")
+    np.save(root / "changing.npy", np.arange(5.0))
+    assert_error(api.get("/v1/datasets/changing/data"), 422, "no rows 4:8")
+
+
+def write_array(root: Path, fmt: str, data: np.ndarray) -> tuple[Path, str]:
+    """`data` as /obs/values of an HDF5 file or a Zarr group, chunked across the ranges."""
+    if fmt == "hdf5":
+        with h5py.File(root / "obs.h5", "w") as f:
+            f.create_dataset("/obs/values", data=data, chunks=(97,))
+        return root / "obs.h5", "/obs/values"
+    import zarr
+
+    group = zarr.open_group(str(root / "obs.zarr"), mode="w")
+    group.create_array("obs/values", shape=data.shape, chunks=(97,), dtype=data.dtype)[:] = data
+    return root / "obs.zarr", "obs/values"
+
+
+@pytest.mark.parametrize("fmt", ["hdf5", "zarr"])
+def test_hdf5_and_zarr_arrays_are_computed_on_in_place(api: httpx.Client, root: Path,
+                                                       fmt: str) -> None:
+    data = RNG.uniform(0, 100, 2_001)
+    path, inner = write_array(root, fmt, data)
+    response = register(api, f"obs-{fmt}", fmt, path, 5, path=inner)
+    assert response.status_code == 201, response.text
+    assert response.json() == {"name": f"obs-{fmt}", "dtype": "<f8", "shape": [2_001],
+                               "partitions": 5, "closed": False}
+    np.testing.assert_array_equal(fetch(api, f"/v1/datasets/obs-{fmt}/data"), data)
+    mean = submit(api, {"name": "m", "operation": "mean", "inputs": [f"obs-{fmt}"]})
+    assert wait_done(api, mean["id"])["result"]["value"] == pytest.approx(data.mean(), rel=1e-12)
+    smooth = submit(api, {"name": "s", "operation": "sliding_mean", "inputs": [f"obs-{fmt}"],
+                          "params": {"window": 450}, "output": f"obs-{fmt}-smooth"})
+    assert wait_done(api, smooth["id"])["state"] == "FINISHED"
+    expected = [data[max(0, i - 449):i + 1].mean() for i in range(len(data))]
+    np.testing.assert_allclose(fetch(api, f"/v1/datasets/obs-{fmt}-smooth/data"), expected,
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize(("fmt", "inner", "named"), [
+    ("hdf5", None, "path"),
+    ("hdf5", "/obs/nothing", "no dataset at '/obs/nothing'"),
+    ("hdf5", "/obs", "no dataset at '/obs'"),
+    ("zarr", "obs", "no zarr array at 'obs'"),
+])
+def test_an_array_path_that_names_no_array_is_a_422(api: httpx.Client, root: Path, fmt: str,
+                                                    inner: str | None, named: str) -> None:
+    path, _ = write_array(root, fmt, np.arange(100.0))
+    extra = {"path": inner} if inner else {}
+    assert_error(register(api, "nothing", fmt, path, 2, **extra), 422, named)
+
+
+@pytest.mark.parametrize(("fmt", "module"), [("hdf5", "h5py"), ("zarr", "zarr")])
+def test_a_format_whose_extra_is_missing_is_a_422_naming_the_pip_command(
+        api: httpx.Client, root: Path, monkeypatch: pytest.MonkeyPatch, fmt: str,
+        module: str) -> None:
+    # The library is installed in the test environment; a None entry in sys.modules makes
+    # importing it fail here as it does where the extra was not installed.
+    monkeypatch.setitem(sys.modules, module, None)
+    response = register(api, "no-extra", fmt, root / "any", 2, path="/a")
+    assert_error(response, 422, f"pip install 'femto[{fmt}]'")
+
+
+def test_a_transform_s_output_stored_as_hdf5_is_read_as_hdf5(
+        served: tuple[Service, httpx.Client], root: Path) -> None:
+    service, api = served
+    data = RNG.uniform(-50, 50, 1_001)
+    np.save(root / "signal.npy", data)
+    assert register(api, "signal", "npy", root / "signal.npy", 3).status_code == 201
+    job = submit(api, {"name": "bits", "operation": "real2bin", "inputs": ["signal"],
+                       "output": "bits-h5", "output_format": "hdf5"})
+    assert wait_done(api, job["id"])["state"] == "FINISHED"
+    bits = np.floor(data).astype(np.int64) % 2
+    np.testing.assert_array_equal(fetch(api, "/v1/datasets/bits-h5/data"), bits)
+    np.testing.assert_array_equal(fetch(api, "/v1/datasets/bits-h5/partitions/2"),
+                                  np.array_split(bits, 3)[2])
+    assert service.datasets is not None and service.store is not None
+    parts = service.datasets.get("bits-h5")["partitions"]
+    assert {(p["format"], p["path"], p["blob"]) for p in parts} == {
+        ("hdf5", "/data", parts[0]["blob"])}  # one file, read in place by row range
+    with h5py.File(service.store.blob_path(parts[0]["blob"]), "r") as f:
+        np.testing.assert_array_equal(f["/data"][...], bits)
+    total = submit(api, {"name": "sum", "operation": "sum", "inputs": ["bits-h5"]})
+    assert wait_done(api, total["id"])["result"] == {"value": float(bits.sum())}
+
+
+def test_output_format_is_refused_for_a_query_and_without_h5py(
+        api: httpx.Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = {"name": "q", "operation": "sum", "inputs": ["rows"], "output_format": "hdf5"}
+    assert_error(api.post("/v1/jobs", json=spec), 422, "output_format", "query")
+    monkeypatch.setitem(sys.modules, "h5py", None)  # as where the extra is not installed
+    spec = {"name": "t", "operation": "real2bin", "inputs": ["rows"], "output": "never",
+            "output_format": "hdf5"}
+    assert_error(api.post("/v1/jobs", json=spec), 422, "output_format",
+                 "pip install 'femto[hdf5]'")
