@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from femto.service import Service
-from tests.framework.helpers import running_service, submit, wait_done
+from tests.framework.helpers import running_service, submit, upload, wait_done
 from tests.framework.test_api_errors import assert_error
+from tests.services import MongoServer
 
 RNG = np.random.default_rng(17)
 
@@ -292,3 +293,27 @@ def test_output_format_is_refused_for_a_query_and_without_h5py(
             "output_format": "hdf5"}
     assert_error(api.post("/v1/jobs", json=spec), 422, "output_format",
                  "pip install 'femto[hdf5]'")
+
+
+def test_an_hdf5_output_kept_in_mongodb_reads_by_row_range(
+        tmp_path: Path, mongo: MongoServer) -> None:
+    # MongoDB keeps blobs in GridFS, in no local file: executors and clients read the rows
+    # through the scheduler, which must find them in the one HDF5 blob.
+    data = RNG.normal(size=(101, 2))
+    with running_service(tmp_path / "femto", store=mongo.url) as (service, api):
+        upload(api, "signal", data, 4)
+        job = submit(api, {"name": "bits", "operation": "real2bin", "inputs": ["signal"],
+                           "output": "bits-h5", "output_format": "hdf5"})
+        assert wait_done(api, job["id"])["state"] == "FINISHED"
+        bits = np.floor(data).astype(np.int64) % 2
+        parts = np.array_split(bits, 4)
+        assert service.datasets is not None and service.store is not None
+        stored = service.datasets.get("bits-h5")["partitions"]
+        assert {(p["format"], p["blob"]) for p in stored} == {("hdf5", stored[0]["blob"])}
+        assert service.store.blob_path(stored[0]["blob"]) is None  # only in GridFS
+        for i, part in enumerate(parts):
+            np.testing.assert_array_equal(fetch(api, f"/v1/datasets/bits-h5/partitions/{i}"),
+                                          part)
+        np.testing.assert_array_equal(fetch(api, "/v1/datasets/bits-h5/data"), bits)
+        total = submit(api, {"name": "sum", "operation": "sum", "inputs": ["bits-h5"]})
+        assert wait_done(api, total["id"])["result"] == {"value": float(bits.sum())}
