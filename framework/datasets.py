@@ -31,6 +31,7 @@ from femto.jobs.arrays import (
     ArrayInfo,
     MissingExtra,
     inspect,
+    read_hdf5_rows,
     read_rows,
     row_ranges,
     write_hdf5,
@@ -344,16 +345,13 @@ class Datasets:
 
     def _blob_rows(self, part: dict[str, Any]) -> tuple[bytes, np.ndarray]:
         """Rows of an HDF5 blob femto wrote: from its file, or (a store that keeps blobs in
-        no local file) from its bytes."""
+        no local file) read from the store in place."""
         where = self.store.blob_path(part["blob"])
         start, stop = part["rows"]
         with contextlib.ExitStack() as stack:
-            if where is None:
-                file = stack.enter_context(tempfile.NamedTemporaryFile())
-                file.write(self.store.get_blob(part["blob"]))
-                file.flush()
-                where = file.name
-            array = read_rows(part["format"], Path(where), part["path"], start, stop)
+            source = Path(where) if where else stack.enter_context(
+                self.store.open_blob(part["blob"]))
+            array = read_hdf5_rows(source, part["path"], start, stop)
             return npy_bytes(array), array
 
     def refs(self, doc: dict[str, Any], api_url: str, start: int = 0) -> list[dict[str, Any]]:

@@ -85,7 +85,7 @@ def _npy(path: Path) -> Any:
     return shape, dtype, offset
 
 
-def _hdf5(path: Path, array_path: str | None) -> Any:
+def _hdf5(path: Path | IO[bytes], array_path: str | None) -> Any:
     h5py: Any = library("hdf5")
     if not array_path:
         raise ArrayError("an hdf5 dataset needs the `path` of its array in the file")
@@ -167,10 +167,7 @@ def read_rows(fmt: str, path: Path, array_path: str | None, start: int,
         except (OSError, ValueError) as exc:
             raise ArrayError(f"cannot map rows {start}:{stop} of {path}: {exc}") from exc
     if fmt == "hdf5":
-        handle, node = _hdf5(path, array_path)
-        with handle:
-            _check_rows(path, node.shape, start, stop)
-            return np.asarray(node[start:stop])
+        return read_hdf5_rows(path, array_path, start, stop)
     if fmt == "zarr":
         array = _zarr(path, array_path)
         _check_rows(path, array.shape, start, stop)
@@ -178,7 +175,17 @@ def read_rows(fmt: str, path: Path, array_path: str | None, start: int,
     raise ArrayError(f"unknown format {fmt!r}: one of {', '.join(FORMATS)}")
 
 
-def _check_rows(path: Path, shape: tuple[int, ...], start: int, stop: int) -> None:
+def read_hdf5_rows(source: Path | IO[bytes], array_path: str | None, start: int,
+                   stop: int) -> np.ndarray:
+    """Rows [start, stop) of an HDF5 array in a file, or in a seekable file object (a blob
+    in the store), of which only the parts holding them are read."""
+    handle, node = _hdf5(source, array_path)
+    with handle:
+        _check_rows(source, node.shape, start, stop)
+        return np.asarray(node[start:stop])
+
+
+def _check_rows(path: Path | IO[bytes], shape: tuple[int, ...], start: int, stop: int) -> None:
     if not shape or not 0 <= start <= stop <= shape[0]:
         raise ArrayError(f"{path} holds shape {tuple(shape)}: it has no rows {start}:{stop}")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 COLLECTIONS: tuple[str, ...] = (
     "jobs", "tasks", "datasets", "partials", "meta", "workflows",
@@ -119,6 +119,10 @@ class Store(Protocol):
 
     def blob_path(self, key: str) -> str | None:
         """An absolute path of the blob as a local `.npy` file, or None (absent or remote)."""
+        ...
+
+    def open_blob(self, key: str) -> IO[bytes]:
+        """The blob as a seekable binary file, to read a part of it; KeyError if absent."""
         ...
 
     def delete_blob(self, key: str) -> bool:

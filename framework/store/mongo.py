@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from typing import Any
+from typing import IO, Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
 import gridfs
@@ -290,16 +290,26 @@ class MongoStore:
         check_key(key)
         with self._translated(f"get_blob {key}"):
             for _ in range(_BLOB_READ_ATTEMPTS):
-                newest = self._blob_files.find_one(
-                    {"filename": key}, {"_id": 1}, sort=[("uploadDate", -1), ("_id", -1)]
-                )
-                if newest is None:
-                    raise KeyError(key)
                 try:
-                    return bytes(self._blobs.open_download_stream(newest["_id"]).read())
+                    return bytes(self._blobs.open_download_stream(self._newest(key)).read())
                 except (NoFile, CorruptGridFile):
                     log.debug("blob %s replaced while reading; retrying", key)
         raise StoreError(f"blob {key!r} kept changing during {_BLOB_READ_ATTEMPTS} reads")
+
+    def open_blob(self, key: str) -> IO[bytes]:
+        # GridFS reads the chunks a seek lands on, so a reader of some rows of an HDF5
+        # blob fetches those and the file's metadata, not the whole blob.
+        check_key(key)
+        with self._translated(f"open_blob {key}"):
+            return cast(IO[bytes], self._blobs.open_download_stream(self._newest(key)))
+
+    def _newest(self, key: str) -> Any:
+        """The id of the blob's newest complete version; KeyError if it has none."""
+        newest = self._blob_files.find_one(
+            {"filename": key}, {"_id": 1}, sort=[("uploadDate", -1), ("_id", -1)])
+        if newest is None:
+            raise KeyError(key)
+        return newest["_id"]
 
     def has_blob(self, key: str) -> bool:
         check_key(key)

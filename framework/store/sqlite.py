@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import quote
 
 from femto.store.base import (
@@ -283,6 +283,14 @@ class SqliteStore:
     def blob_path(self, key: str) -> str | None:
         target = self._blob_file(key)
         return str(target) if target.is_file() else None
+
+    def open_blob(self, key: str) -> IO[bytes]:
+        try:
+            return self._blob_file(key).open("rb")
+        except FileNotFoundError:
+            raise KeyError(key) from None
+        except OSError as exc:
+            raise StoreUnavailable(f"sqlite open_blob {key}: {exc}") from exc
 
     def delete_blob(self, key: str) -> bool:
         target = self._blob_file(key)

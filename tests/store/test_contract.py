@@ -206,6 +206,20 @@ def test_blob_round_trip_replace_and_delete(store: Store) -> None:
         store.get_blob("events/0")
 
 
+def test_a_blob_opened_reads_in_part_from_where_it_seeks(store: Store) -> None:
+    with pytest.raises(KeyError):
+        store.open_blob("events/2")
+    data = bytes(range(256)) * 4_000  # 1 MB: several GridFS chunks
+    store.put_blob("events/2", b"old")
+    store.put_blob("events/2", data)
+    with store.open_blob("events/2") as file:
+        file.seek(700_000)
+        assert file.read(10) == data[700_000:700_010]
+        assert file.tell() == 700_010
+        file.seek(5)
+        assert file.read(3) == data[5:8]
+
+
 def test_blob_keys_of_any_length_and_characters(backend: Backend, store: Store) -> None:
     keys = ["x" * 300, "x" * 301, "../escape", "a/b c?d#e%41"]
     for i, key in enumerate(keys):
