@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from femto import placement
-from femto.engine.config import ActiveJob
+from femto.engine.config import ActiveJob, hosts_of
 from femto.engine.instructions import Decline, Launch, Revive, Suppress, TaskLaunch
 from femto.jobs.wire import OutputRef, PartitionRef, TaskPayload
 from femto.launch import offer_scalar
@@ -76,9 +76,9 @@ def _slot(core: Core, offer: dict[str, Any]) -> placement.OfferSlot:
 def _candidate(core: Core, task: Task) -> placement.Candidate:
     active = core.active[task.job_id]
     resources = active.admitted.spec.resources
-    hosts = frozenset(host for parts in active.inputs if (host := parts[task.partition].host))
     return placement.Candidate(
-        key=task.key, cpus=resources.cpus, mem=resources.mem, preferred_hosts=hosts,
+        key=task.key, cpus=resources.cpus, mem=resources.mem,
+        preferred_hosts=hosts_of(active.inputs, task.partition),
         avoid_agents=task.avoid_agents(), waiting_since=task.waiting_since,
     )
 
