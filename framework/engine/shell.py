@@ -45,7 +45,7 @@ from femto.engine.outbox import Call, Driver, Outbox
 from femto.engine.reads import JobReads
 from femto.engine.views import job_event, job_view, task_event
 from femto.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
-from femto.eventlog import EventLog
+from femto.eventlog import Deferred, EventLog
 from femto.events import Event, ProgressEvent
 from femto.jobs.datasets import load_npy
 from femto.jobs.spec import SpecError
@@ -210,7 +210,7 @@ class Engine(JobReads):
         """Tasks first, so that a job's FINISHED follows its tasks' own; each event is
         seen by whoever may see its job."""
         now = self.clock()
-        told: list[tuple[Event, str, str | None]] = [
+        told: list[tuple[Event | Deferred, str, str | None]] = [
             (task_event(task, now), task.job_id, self._changed_jobs[task.job_id].owner)
             for task in self._changed_tasks.values()]
         told += [(job_event(job), job.id, job.owner) for job in self._changed_jobs.values()]
