@@ -72,7 +72,7 @@ class Engine(JobReads):
         self.events = events if events is not None else EventLog()
         # What this section changed, told once its writes are committed: one event per
         # task and per job, as they are at the section's end.
-        self._changed_tasks: dict[str, Task] = {}
+        self._changed_tasks: dict[Task, None] = {}
         self._changed_jobs: dict[str, Job] = {}
         self.outbox = Outbox(lambda: self.core.halted)
         # Told the workflow id of every step job this engine writes (femto.workflows).
@@ -84,7 +84,7 @@ class Engine(JobReads):
         return self.core.jobs
 
     @property
-    def pending(self) -> dict[str, Task]:
+    def pending(self) -> dict[Task, None]:
         return self.core.pending
 
     @property
@@ -203,7 +203,7 @@ class Engine(JobReads):
         for task in tasks:
             active = self._active_job(task.job_id)
             if active is not None:
-                self._changed_tasks[task.key] = task
+                self._changed_tasks[task] = None
                 self._changed_jobs[active.id] = active  # its task counts changed too
 
     def _publish_changes(self) -> None:
@@ -212,7 +212,7 @@ class Engine(JobReads):
         now = self.clock()
         told: list[tuple[Event | Deferred, str, str | None]] = [
             (task_event(task, now), task.job_id, self._changed_jobs[task.job_id].owner)
-            for task in self._changed_tasks.values()]
+            for task in self._changed_tasks]
         told += [(job_event(job), job.id, job.owner) for job in self._changed_jobs.values()]
         self.events.publish(told)
 

@@ -41,7 +41,7 @@ class Wait:
 
 def waits(core: Core, now: float, job_id: str | None = None) -> list[Wait]:
     """Every pending task (of `job_id` only, if given), the longest waiting first."""
-    found = [why(core, task, now) for task in core.pending.values()
+    found = [why(core, task, now) for task in core.pending
              if task.state is TaskState.PENDING and job_id in (None, task.job_id)]
     return sorted(found, key=lambda w: w.waiting_since)
 

@@ -226,8 +226,8 @@ def test_a_task_event_reads_back_as_the_task_was_when_it_changed() -> None:
     # Kept as the task's values, made into the event when read: it must say what the
     # task was at the change, with every field of a TaskEvent.
     retrying = Task(job_id="j", partition=3, waiting_since=0.0, not_before=12.0)
-    retrying.attempts = [Attempt(n=2, agent_id="a1", host="h1", launched=1.0,
-                                 state="TASK_FAILED", message="boom", fault="work")]
+    retrying.attempts = (Attempt(n=2, agent_id="a1", host="h1", launched=1.0,
+                                 state="TASK_FAILED", message="boom", fault="work"),)
     queued = Task(job_id="j", partition=4, waiting_since=0.0, not_before=5.0)
     log = EventLog()
     log.publish([(task_event(retrying, 10.0), "j", None), (task_event(queued, 10.0), "j", None)])
