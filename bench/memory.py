@@ -20,7 +20,7 @@ from bench.cluster import expect
 from bench.processes import child, free_port, wait_http, wait_leading
 from bench.stats import ratio
 
-TARGET_BYTES_PER_TASK = 1024.0
+TARGET_BYTES_PER_TASK = 600.0  # issue 19
 SETTLE_S = 1.0  # let the engine's first offer round over the new tasks happen
 # The API takes JSON bodies up to 1 MB: the tasks come as several datasets and jobs.
 TASKS_PER_JOB = 10_000

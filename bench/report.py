@@ -128,7 +128,8 @@ def failover_figures(r: dict[str, Any]) -> list[Figure]:
 def memory_figures(r: dict[str, Any]) -> list[Figure]:
     return [
         Figure("memory", f"RSS bytes per queued task ({r['tasks']})", r["bytes_per_task"],
-               r["peer"]["bytes_per_task"], "dict", Target("femto", at_most=600.0)),
+               r["peer"]["bytes_per_task"], "dict",
+               Target("femto", at_most=r["target"]["bytes_per_task"])),
         Figure("memory", "  of which jobs (no datasets)", r["job_bytes_per_task"]),
     ]
 

@@ -16,6 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from femto.events import Event
 
@@ -27,13 +28,34 @@ def event_id(epoch: str, seq: int) -> str:
     return f"{epoch}-{seq}"
 
 
+class Deferred:
+    """An event kept as its few fields, made into its model only when a client reads it:
+    the window holds thousands of task events, a pydantic model each would cost it over
+    a kilobyte apiece, and most are never read."""
+
+    __slots__ = ()
+    type: ClassVar[str]  # the kind of event it makes (the SSE `event:` field)
+
+    def build(self) -> Event:
+        raise NotImplementedError
+
+
 @dataclass(slots=True)
 class Entry:
     seq: int
-    event: Event
+    told: Event | Deferred
     job: str
     owner: str | None  # who may see it, as its job is seen
     _json: str | None = field(default=None, repr=False)
+
+    @property
+    def type(self) -> str:
+        return self.told.type
+
+    @property
+    def event(self) -> Event:
+        told = self.told
+        return told.build() if isinstance(told, Deferred) else told
 
     @property
     def json(self) -> str:
@@ -58,7 +80,7 @@ class EventLog:
     def last_seq(self) -> int:
         return self._seq
 
-    def publish(self, items: Iterable[tuple[Event, str, str | None]]) -> None:
+    def publish(self, items: Iterable[tuple[Event | Deferred, str, str | None]]) -> None:
         """Append (event, job id, owner) and wake the readers."""
         with self._lock:
             for event, job, owner in items:

@@ -79,13 +79,17 @@ class Attempt:
         return cls(**doc)
 
 
-@dataclass(slots=True)
+# Compared and hashed by identity: the core keys its queue and watch lists by the task
+# itself, which costs a queued task no key of its own (10^5 of them wait in a long queue).
+@dataclass(slots=True, eq=False)
 class Task:
     job_id: str
     partition: int
     waiting_since: float
     state: TaskState = TaskState.PENDING
-    attempts: list[Attempt] = field(default_factory=list)
+    # A tuple, the shared empty one until the first launch: a task has a few attempts at
+    # most, and a queued one none.
+    attempts: tuple[Attempt, ...] = ()
     charged: int = 0  # failures of the work, counted against max_retries
     infra: int = 0  # failures of the infrastructure, under their own cap
     not_before: float = 0.0  # retry backoff
@@ -120,7 +124,8 @@ class Task:
     def from_doc(cls, doc: dict[str, Any]) -> Task:
         return cls(
             job_id=doc["job_id"], partition=doc["partition"], state=TaskState(doc["state"]),
-            attempts=[Attempt.from_doc(a) for a in doc["attempts"]], charged=doc["charged"],
+            attempts=tuple(Attempt.from_doc(a) for a in doc["attempts"]),
+            charged=doc["charged"],
             infra=doc["infra"], not_before=doc["not_before"],
             waiting_since=doc["waiting_since"],
         )

@@ -7,8 +7,11 @@ Agents where the task already failed are used only when nothing else fits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)  # what names a task to its caller (the core: the task)
 
 
 @dataclass(slots=True)
@@ -22,8 +25,8 @@ class OfferSlot:
 
 
 @dataclass(frozen=True, slots=True)
-class Candidate:
-    key: str
+class Candidate(Generic[K]):
+    key: K
     cpus: float
     mem: float
     preferred_hosts: frozenset[str] = frozenset()
@@ -38,8 +41,8 @@ class ExecutorCost:
 
 
 @dataclass(slots=True)
-class Placement:
-    by_offer: dict[str, list[str]] = field(default_factory=dict)
+class Placement(Generic[K]):
+    by_offer: dict[str, list[K]] = field(default_factory=dict)
     waiting_for_locality: int = 0  # tasks held back for a local offer
 
     def placed(self) -> int:
@@ -52,7 +55,7 @@ _EPSILON = 1e-9
 GIVE_UP_AFTER = 64
 
 
-def _fits(slot: OfferSlot, task: Candidate, executor: ExecutorCost) -> bool:
+def _fits(slot: OfferSlot, task: Candidate[K], executor: ExecutorCost) -> bool:
     cpus, mem = task.cpus, task.mem
     if not slot.has_executor:
         cpus += executor.cpus
@@ -62,14 +65,14 @@ def _fits(slot: OfferSlot, task: Candidate, executor: ExecutorCost) -> bool:
 
 def place(
     offers: Sequence[OfferSlot],
-    tasks: Iterable[Candidate],
+    tasks: Iterable[Candidate[K]],
     *,
     now: float,
     locality_wait: float,
     executor: ExecutorCost,
-) -> Placement:
+) -> Placement[K]:
     """Assign tasks (in priority order) to offers; mutates the offers' free resources."""
-    result = Placement()
+    result: Placement[K] = Placement()
     misses = 0
     for task in tasks:
         if not offers or misses >= GIVE_UP_AFTER:

@@ -76,7 +76,7 @@ class WorkflowFilter:
             self.jobs.update(step_job_id(self.id, name) for name in steps)
 
     def has(self, entry: Entry) -> bool:
-        event = entry.event
+        event = entry.event if entry.type == "workflow" else None
         if isinstance(event, WorkflowEvent) and event.workflow == self.id:
             if not self.jobs:
                 self._learn(event.steps)
@@ -105,7 +105,7 @@ async def follow(
             seq = entry.seq
             if (job is None or entry.job == job) and (owner is None or entry.owner == owner) \
                     and (workflow is None or workflow.has(entry)):
-                yield ServerSentEvent(data=entry.json, event=entry.event.type,
+                yield ServerSentEvent(data=entry.json, event=entry.type,
                                       id=event_id(epoch, entry.seq))
         if not entries:
             await log.wait(seq, KEEPALIVE)

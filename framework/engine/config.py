@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
 from femto.datasets import partition_url
 from femto.engine.admission import Admitted
+from femto.engine.columns import PackedStrings
 from femto.jobs.limits import Limits
 from femto.jobs.wire import PartitionRef
 from femto.launch import ExecutorSpec
@@ -57,19 +60,20 @@ class InputPartition:
 
 class InputColumns(Sequence[InputPartition]):
     """One input's partitions as columns, read as InputPartitions made on demand. A queued
-    task holds no object and no API URL of its own: per partition, four references into
-    lists (and the uri string the dataset names)."""
+    task holds no object of its own here: per partition, a packed uri (the dataset's
+    folder shared), its length, and a reference to its host's one string; its API URL
+    follows from its index."""
 
     __slots__ = ("_api_url", "_dataset", "_dtype", "_hosts", "_in_place", "_lengths", "_uris")
 
     def __init__(self, api_url: str, dataset: str, dtype: str, refs: list[dict[str, Any]]
                  ) -> None:
         self._api_url, self._dataset, self._dtype = api_url, dataset, dtype
-        self._uris: list[str | None] = []
-        self._lengths: list[int] = []
+        self._uris = PackedStrings()
+        self._lengths = array("q")
         self._hosts: list[str | None] = []
-        # (format, path, rows) of a row range read in place; None (shared) for a whole .npy
-        self._in_place: list[tuple[str, str | None, tuple[int, int] | None] | None] = []
+        # (format, path, rows) of each row range read in place; a whole .npy has none
+        self._in_place: dict[int, tuple[str, str | None, tuple[int, int] | None]] = {}
         for r in refs:
             self.append(InputPartition(r["uri"], None, r["length"], dtype, r["host"],
                                        r["format"], r["path"], r["rows"]))
@@ -77,15 +81,20 @@ class InputColumns(Sequence[InputPartition]):
     def append(self, partition: InputPartition) -> None:
         """A partition appended to the dataset (femto.streams); its URL follows from its
         index."""
+        if partition.format != "npy" or partition.path is not None \
+                or partition.rows is not None:
+            self._in_place[len(self)] = (partition.format, partition.path, partition.rows)
         self._uris.append(partition.uri)
         self._lengths.append(partition.length)
-        self._hosts.append(partition.host)
-        plain = partition.format == "npy" and partition.path is None and partition.rows is None
-        self._in_place.append(None if plain else
-                              (partition.format, partition.path, partition.rows))
+        # One string per host, not one per partition as the dataset's JSON gave them.
+        self._hosts.append(None if partition.host is None else sys.intern(partition.host))
 
     def __len__(self) -> int:
-        return len(self._uris)
+        return len(self._lengths)
+
+    def host(self, index: int) -> str | None:
+        """partition `index`'s host, without making the partition (placement reads it)."""
+        return self._hosts[index]
 
     @overload
     def __getitem__(self, index: int) -> InputPartition: ...
@@ -98,15 +107,21 @@ class InputColumns(Sequence[InputPartition]):
             return [self[i] for i in range(*index.indices(len(self)))]
         if index < 0:
             index += len(self)
-        fmt, path, rows = self._in_place[index] or ("npy", None, None)
+        length = self._lengths[index]  # IndexError past the end, as a Sequence says
+        fmt, path, rows = self._in_place.get(index) or ("npy", None, None)
         return InputPartition(self._uris[index],
                               partition_url(self._api_url, self._dataset, index),
-                              self._lengths[index], self._dtype, self._hosts[index],
-                              fmt, path, rows)
+                              length, self._dtype, self._hosts[index], fmt, path, rows)
 
 
 # One input of a job, per partition: the shell hands columns, the core's tests lists.
 Input = InputColumns | list[InputPartition]
+
+
+def hosts_of(inputs: list[Input], partition: int) -> frozenset[str]:
+    """Where a task's input partitions lie (placement prefers those hosts)."""
+    return frozenset(host for parts in inputs if (host := (
+        parts.host(partition) if isinstance(parts, InputColumns) else parts[partition].host)))
 
 
 @dataclass(slots=True)

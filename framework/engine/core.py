@@ -69,10 +69,13 @@ class Core:
         self.config = config
         self.framework_id: str | None = None
         self.active: dict[str, ActiveJob] = {}
-        self.pending: dict[str, Task] = {}  # insertion order is launch priority
+        # Ordered sets of tasks (keyed by the task itself, by identity): a queued task
+        # costs the queue one entry and no key of its own. Insertion order is launch
+        # priority.
+        self.pending: dict[Task, None] = {}
         # Watched for the launch timeout, from when this engine began to watch: a launch
         # recovered after an outage gets the whole timeout to be heard of again.
-        self.launching: dict[str, tuple[Task, float]] = {}
+        self.launching: dict[Task, float] = {}
         self.kills: dict[str, KillOrder] = {}
         self.executors: set[str] = set()  # agents where femto's executor runs
         self.room = placement.AgentRoom()  # what agents have offered: tasks none can hold
@@ -90,7 +93,7 @@ class Core:
         }
         self.task_run = Durations(RUN_BUCKETS)  # running to ended, per attempt
         self.queue_wait = Durations(WAIT_BUCKETS)  # waiting (submitted or retried) to running
-        self.dirty_tasks: dict[str, Task] = {}
+        self.dirty_tasks: dict[Task, None] = {}
         self.dirty_jobs: dict[str, Job] = {}
         self.writes: list[Instruction] = []
         self.calls: list[Instruction] = []
@@ -118,7 +121,7 @@ class Core:
             order.sent = now
         out = self.writes
         if self.dirty_tasks or self.dirty_jobs:
-            out.append(Persist(tuple(self.dirty_tasks.values()),
+            out.append(Persist(tuple(self.dirty_tasks),
                                tuple(self.dirty_jobs.values())))
         out += self.calls
         self.dirty_tasks, self.dirty_jobs, self.writes, self.calls = {}, {}, [], []
@@ -138,9 +141,9 @@ class Core:
             job.counts[task.state] = job.counts.get(task.state, 0) + 1
             job.attempts += len(task.attempts)
             if task.state is TaskState.PENDING:
-                self.pending[task.key] = task
+                self.pending[task] = None
             elif task.state is TaskState.LAUNCHING:
-                self.launching[task.key] = (task, now)
+                self.launching[task] = now
 
     def admit(self, job: Job, tasks: list[Task], admitted: Admitted,
               inputs: list[Input], now: float) -> list[Instruction]:
@@ -184,7 +187,7 @@ class Core:
         for task in self.active[job_id].tasks:
             if task.state is TaskState.PENDING and task.not_before > now:
                 task.not_before = task.waiting_since = now
-                self.dirty_tasks[task.key] = task
+                self.dirty_tasks[task] = None
                 reset += 1
         if reset:
             offers.want_offers(self, now)
@@ -263,7 +266,7 @@ class Core:
             task.not_before = now + decision.delay
             task.waiting_since = task.not_before
             self.set_task(task, TaskState.PENDING, now)
-            self.pending[task.key] = task
+            self.pending[task] = None
             self.revive_at = min(self.revive_at or task.not_before, task.not_before)
             log.info("task %s retries in %.1fs after %s failure: %s",
                      task.key, decision.delay, fault.value, message)
@@ -283,7 +286,7 @@ class Core:
             attempt = task.current
             if attempt is not None:
                 self.order_kill(task.mesos_id(attempt), attempt.agent_id)
-            self.pending.pop(task.key, None)
+            self.pending.pop(task, None)
             self.set_task(task, TaskState.KILLED, now)
         job.state = job_transition(job.state, state)
         job.finished, job.error, job.result = now, error, result
@@ -331,7 +334,7 @@ class Core:
         """Timeouts, repeated kills, reconciliation and revives; due every ~0.5 s."""
         if self.halted:
             return []
-        for task, since in list(self.launching.values()):
+        for task, since in list(self.launching.items()):
             if now - since > self.config.launch_timeout:
                 attempt = task.attempts[-1]
                 self.order_kill(task.mesos_id(attempt), attempt.agent_id)
@@ -370,11 +373,11 @@ class Core:
         job.counts[task.state] -= 1
         task.state = task_transition(task.state, state)
         job.counts[state] = job.counts.get(state, 0) + 1
-        self.dirty_tasks[task.key] = task
+        self.dirty_tasks[task] = None
         if state is TaskState.LAUNCHING:
-            self.launching[task.key] = (task, now)
+            self.launching[task] = now
         else:
-            self.launching.pop(task.key, None)
+            self.launching.pop(task, None)
 
     def order_kill(self, task_id: str, agent_id: str | None) -> None:
         if task_id not in self.kills:

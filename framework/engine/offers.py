@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from femto import placement
-from femto.engine.config import ActiveJob
+from femto.engine.config import ActiveJob, hosts_of
 from femto.engine.instructions import Decline, Launch, Revive, Suppress, TaskLaunch
 from femto.jobs.wire import OutputRef, PartitionRef, TaskPayload
 from femto.launch import offer_scalar
@@ -39,15 +39,15 @@ def take_offers(core: Core, offers: list[dict[str, Any]], now: float) -> None:
     by_id = {o["id"]["value"]: o for o in offers}
     # Lazy: placement stops early once the offers are full. Tasks in their
     # retry backoff already asked for a revive when it ends.
-    candidates = (_candidate(core, t) for t in core.pending.values() if t.not_before <= now)
+    candidates = (_candidate(core, t) for t in core.pending if t.not_before <= now)
     plan = placement.place(
         slots, candidates, now=now, locality_wait=core.config.locality_wait,
         executor=executor_cost(core),
     )
     if plan.waiting_for_locality:
         core.revive_at = min(core.revive_at or now + 0.5, now + 0.5)
-    launches = [Launch(by_id[offer_id], _launch(core, keys, by_id[offer_id], now))
-                for offer_id, keys in plan.by_offer.items()]
+    launches = [Launch(by_id[offer_id], _launch(core, tasks, by_id[offer_id], now))
+                for offer_id, tasks in plan.by_offer.items()]
     _decline(core, [o for oid, o in by_id.items() if oid not in plan.by_offer],
              core.config.decline_seconds)
     core.counters["offers_used"] += len(launches)
@@ -73,27 +73,27 @@ def _slot(core: Core, offer: dict[str, Any]) -> placement.OfferSlot:
     )
 
 
-def _candidate(core: Core, task: Task) -> placement.Candidate:
+def _candidate(core: Core, task: Task) -> placement.Candidate[Task]:
     active = core.active[task.job_id]
     resources = active.admitted.spec.resources
-    hosts = frozenset(host for parts in active.inputs if (host := parts[task.partition].host))
     return placement.Candidate(
-        key=task.key, cpus=resources.cpus, mem=resources.mem, preferred_hosts=hosts,
+        key=task, cpus=resources.cpus, mem=resources.mem,
+        preferred_hosts=hosts_of(active.inputs, task.partition),
         avoid_agents=task.avoid_agents(), waiting_since=task.waiting_since,
     )
 
 
-def _launch(core: Core, keys: list[str], offer: dict[str, Any], now: float
+def _launch(core: Core, tasks: list[Task], offer: dict[str, Any], now: float
             ) -> tuple[TaskLaunch, ...]:
     agent_id = offer["agent_id"]["value"]
     launches = []
-    for key in keys:
-        task = core.pending.pop(key)
+    for task in tasks:
+        del core.pending[task]
         active = core.active[task.job_id]
         job = active.job
         attempt = Attempt(n=len(task.attempts) + 1, agent_id=agent_id,
                           host=offer.get("hostname", ""), launched=now)
-        task.attempts.append(attempt)
+        task.attempts += (attempt,)
         task.progress = 0.0
         core.set_task(task, TaskState.LAUNCHING, now)
         job.attempts += 1
@@ -145,10 +145,10 @@ def unlaunch(core: Core, task_ids: list[str], now: float) -> None:
             continue  # its job ended meanwhile
         assert active is not None
         core.counters["tasks_launched"] -= 1
-        task.attempts.pop()
+        task.attempts = task.attempts[:-1]
         active.job.attempts -= 1
         core.set_task(task, TaskState.PENDING, now)
-        core.pending[task.key] = task
+        core.pending[task] = None
 
 
 def want_offers(core: Core, now: float) -> None:

@@ -45,7 +45,7 @@ from femto.engine.outbox import Call, Driver, Outbox
 from femto.engine.reads import JobReads
 from femto.engine.views import job_event, job_view, task_event
 from femto.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
-from femto.eventlog import EventLog
+from femto.eventlog import Deferred, EventLog
 from femto.events import Event, ProgressEvent
 from femto.jobs.datasets import load_npy
 from femto.jobs.spec import SpecError
@@ -72,7 +72,7 @@ class Engine(JobReads):
         self.events = events if events is not None else EventLog()
         # What this section changed, told once its writes are committed: one event per
         # task and per job, as they are at the section's end.
-        self._changed_tasks: dict[str, Task] = {}
+        self._changed_tasks: dict[Task, None] = {}
         self._changed_jobs: dict[str, Job] = {}
         self.outbox = Outbox(lambda: self.core.halted)
         # Told the workflow id of every step job this engine writes (femto.workflows).
@@ -84,7 +84,7 @@ class Engine(JobReads):
         return self.core.jobs
 
     @property
-    def pending(self) -> dict[str, Task]:
+    def pending(self) -> dict[Task, None]:
         return self.core.pending
 
     @property
@@ -203,16 +203,16 @@ class Engine(JobReads):
         for task in tasks:
             active = self._active_job(task.job_id)
             if active is not None:
-                self._changed_tasks[task.key] = task
+                self._changed_tasks[task] = None
                 self._changed_jobs[active.id] = active  # its task counts changed too
 
     def _publish_changes(self) -> None:
         """Tasks first, so that a job's FINISHED follows its tasks' own; each event is
         seen by whoever may see its job."""
         now = self.clock()
-        told: list[tuple[Event, str, str | None]] = [
+        told: list[tuple[Event | Deferred, str, str | None]] = [
             (task_event(task, now), task.job_id, self._changed_jobs[task.job_id].owner)
-            for task in self._changed_tasks.values()]
+            for task in self._changed_tasks]
         told += [(job_event(job), job.id, job.owner) for job in self._changed_jobs.values()]
         self.events.publish(told)
 

@@ -56,8 +56,8 @@ def _add_task(core: Core, active: ActiveJob, partition: int, now: float) -> None
     active.tasks.append(task)
     job.n_tasks = len(active.tasks)
     job.counts[TaskState.PENDING] = job.counts.get(TaskState.PENDING, 0) + 1
-    core.pending[task.key] = task
-    core.dirty_tasks[task.key] = task
+    core.pending[task] = None
+    core.dirty_tasks[task] = None
 
 
 def publish(core: Core, active: ActiveJob) -> None:

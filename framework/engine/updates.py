@@ -65,7 +65,7 @@ def _running(core: Core, task: Task, attempt: Attempt, now: float) -> None:
     if attempt is not task.current:
         # Not the live attempt: one femto gave up on (e.g. TASK_UNREACHABLE, retried
         # elsewhere) whose agent came back, or a duplicate. Its work is done elsewhere.
-        core.dirty_tasks[task.key] = task
+        core.dirty_tasks[task] = None
         core.order_kill(task.mesos_id(attempt), attempt.agent_id)
     elif task.state is TaskState.LAUNCHING:  # else a duplicate: nothing changes
         attempt.running = now
@@ -88,7 +88,7 @@ def _ended(core: Core, task: Task, attempt: Attempt, state: str, now: float) -> 
 def _finished(core: Core, active: ActiveJob, task: Task, attempt: Attempt,
               status: dict[str, Any], now: float) -> None:
     _ended(core, task, attempt, mesos.TaskState.FINISHED, now)
-    core.dirty_tasks[task.key] = task
+    core.dirty_tasks[task] = None
     if task.state in TERMINAL_TASK_STATES:
         return
     value = result_of(status)
@@ -106,7 +106,7 @@ def _finished(core: Core, active: ActiveJob, task: Task, attempt: Attempt,
         # First write wins: a duplicate attempt never counts twice.
         active.partials[task.partition] = attempt.n
         core.writes.append(RecordPartial(active.job.id, task.partition, attempt.n, value))
-    core.pending.pop(task.key, None)
+    core.pending.pop(task, None)
     current = task.current
     if current is not None and current is not attempt:
         core.order_kill(task.mesos_id(current), current.agent_id)
@@ -125,7 +125,7 @@ def _failed(core: Core, active: ActiveJob, task: Task, attempt: Attempt,
     # Keep the reason femto gave up on an attempt (e.g. a launch timeout).
     attempt.message = attempt.message or status.get("message") or status.get("reason")
     core.counters["tasks_failed_attempts"] += 1
-    core.dirty_tasks[task.key] = task
+    core.dirty_tasks[task] = None
     if attempt is not task.current:
         return
     core.retry_or_fail(active, task, attempt, classify(status),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
+from femto.eventlog import Deferred
 from femto.events import JobEvent, TaskEvent
 from femto.lifecycle import TaskState
 from femto.model import Job, Task, map_floats, mesos_task_id
@@ -84,12 +86,35 @@ def job_event(job: Job) -> JobEvent:
                     finished=view["finished"])
 
 
-def task_event(task: Task, now: float) -> TaskEvent:
+@dataclass(slots=True)
+class TaskNote(Deferred):
+    """A task's event as it was told: references to the values it had then (shared with
+    the task, so a queued task's note costs the event window a hundred bytes or so)."""
+
+    type: ClassVar[str] = "task"
+    job: str
+    partition: int
+    state: str
+    attempt: int
+    host: str | None
+    mesos_state: str | None
+    message: str | None
+    fault: str | None
+    not_before: float | None  # of a retry in its backoff
+
+    def build(self) -> TaskEvent:
+        return TaskEvent(
+            job=self.job, partition=self.partition, state=self.state, attempt=self.attempt,
+            host=self.host, mesos_state=self.mesos_state, message=self.message,
+            fault=self.fault, not_before=iso(self.not_before))
+
+
+def task_event(task: Task, now: float) -> TaskNote:
+    """The TaskEvent of the task as it is now, made when a client reads it."""
     latest = task.attempts[-1] if task.attempts else None
-    return TaskEvent(
-        job=task.job_id, partition=task.partition, state=task.state.value,
-        attempt=latest.n if latest else 0, host=latest.host if latest else None,
-        mesos_state=latest.state if latest else None,
-        message=latest.message if latest else None, fault=latest.fault if latest else None,
-        not_before=iso(task.not_before) if task.not_before > now else None,
-    )
+    not_before = task.not_before if task.not_before > now else None
+    if latest is None:
+        return TaskNote(task.job_id, task.partition, task.state.value, 0, None, None, None,
+                        None, not_before)
+    return TaskNote(task.job_id, task.partition, task.state.value, latest.n, latest.host,
+                    latest.state, latest.message, latest.fault, not_before)

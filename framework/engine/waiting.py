@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
+from femto.engine.config import hosts_of
 from femto.engine.views import iso
 from femto.lifecycle import TaskState
 from femto.model import Task
@@ -40,7 +41,7 @@ class Wait:
 
 def waits(core: Core, now: float, job_id: str | None = None) -> list[Wait]:
     """Every pending task (of `job_id` only, if given), the longest waiting first."""
-    found = [why(core, task, now) for task in core.pending.values()
+    found = [why(core, task, now) for task in core.pending
              if task.state is TaskState.PENDING and job_id in (None, task.job_id)]
     return sorted(found, key=lambda w: w.waiting_since)
 
@@ -59,7 +60,7 @@ def why(core: Core, task: Task, now: float) -> Wait:
                     f"(backoff of {delay:g}s)", task.not_before, delay)
     if active.job.waiting is not None:
         return Wait(*key, task.waiting_since, Reason.FITS_NO_AGENT, active.job.waiting)
-    hosts = sorted({host for parts in active.inputs if (host := parts[task.partition].host)})
+    hosts = sorted(hosts_of(active.inputs, task.partition))
     until = task.waiting_since + core.config.locality_wait
     if hosts and now < until:
         return Wait(*key, task.waiting_since, Reason.LOCALITY,

@@ -211,7 +211,7 @@ def test_a_partial_is_recorded_exactly_once() -> None:
 def test_a_partial_recorded_before_a_restart_is_not_recorded_again() -> None:
     job, tasks, admitted, inputs = job_of()
     tasks[0].state = TaskState.RUNNING
-    tasks[0].attempts.append(Attempt(n=1, agent_id=AGENT, host=AGENT, launched=0.0))
+    tasks[0].attempts = (Attempt(n=1, agent_id=AGENT, host=AGENT, launched=0.0),)
     core = Core(CONFIG)
     core.load(job, tasks, admitted, inputs, {0: 1}, 0.0)
     # A reconciliation answer (no data) for an attempt whose partial the store holds.
@@ -245,6 +245,9 @@ def test_a_failure_of_the_work_is_charged_up_to_max_retries() -> None:
     assert out == [Persist((task(core),), (job,))]
     assert job.state is JobState.FAILED and task(core).state is TaskState.FAILED
     assert job.error == "partition 0 failed 2 times (max_retries=1); last error: boom"
+    # Each attempt is kept, in order, with its end (GET /v1/jobs/{id}/tasks shows them).
+    assert [(a.n, a.state, a.fault, a.message) for a in task(core).attempts] == [
+        (1, "TASK_FAILED", "work", "boom"), (2, "TASK_FAILED", "work", "boom")]
 
 
 def test_a_failure_of_the_infrastructure_is_not_charged_but_capped() -> None:
@@ -330,7 +333,7 @@ def test_a_kill_is_repeated_until_a_terminal_update_confirms_it() -> None:
 def test_reconciliation_is_explicit_with_backoff_then_implicit() -> None:
     job, tasks, admitted, inputs = job_of()
     tasks[0].state = TaskState.RUNNING
-    tasks[0].attempts.append(Attempt(n=1, agent_id=AGENT, host=AGENT, launched=0.0))
+    tasks[0].attempts = (Attempt(n=1, agent_id=AGENT, host=AGENT, launched=0.0),)
     core = Core(CONFIG)
     core.load(job, tasks, admitted, inputs, {}, 0.0)
     explicit = Reconcile((("j.0.1", AGENT),))
@@ -420,7 +423,7 @@ def test_a_launch_the_master_never_took_goes_back_to_pending_uncharged() -> None
     [tid] = launch(core, 1.0)
     out = core.unlaunch([tid], 1.2)
     assert out == [Persist((task(core),), ()), Revive()]
-    assert task(core).state is TaskState.PENDING and task(core).attempts == []
+    assert task(core).state is TaskState.PENDING and task(core).attempts == ()
     assert job.attempts == 0 and core.counters["tasks_launched"] == 0
     # Another within the revive interval: the revive waits for its end.
     [again] = launch(core, 1.3, "o2")

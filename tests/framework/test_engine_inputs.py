@@ -36,3 +36,12 @@ def test_an_appended_partition_gets_the_url_of_its_index() -> None:
     columns = InputColumns(API, "d", "<f8", [ref(0)])
     columns.append(InputPartition("file:///d/1.npy", None, 11, "<f8", "h1"))
     assert columns[1] == partition(ref(1))
+
+
+def test_uris_of_any_shape_read_back_as_the_dataset_gave_them() -> None:
+    # Packed as a shared folder and a name of their own: none may come back changed.
+    uris = ["file:///d/0.npy", None, "s3://bucket/run/\u00fcn\u00ef.npy", "relative",
+            "file:///e/", "file:///d/5.npy", "", "file:///d/sub/7.npy", "file:///d/\ud800"]
+    columns = InputColumns(API, "d", "<f8", [ref(i, uri=u) for i, u in enumerate(uris)])
+    assert [p.uri for p in columns] == uris
+    assert [columns.host(i) for i in range(len(uris))] == [p.host for p in columns]

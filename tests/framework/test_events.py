@@ -4,6 +4,7 @@ of the event window and of the stream's framing without one."""
 from __future__ import annotations
 
 import asyncio
+import json
 import queue
 import sys
 import threading
@@ -18,8 +19,11 @@ import httpx
 import numpy as np
 import pytest
 
+from femto.engine.views import task_event
 from femto.eventlog import EventLog
 from femto.events import JobEvent, ProgressEvent, Received, ResetEvent, TaskEvent, read_stream
+from femto.lifecycle import TaskState
+from femto.model import Attempt, Task
 from tests.framework.helpers import running_service, submit, upload, wait_done
 
 
@@ -216,6 +220,26 @@ def test_the_window_resumes_what_it_holds_and_refuses_what_it_lost() -> None:
     epoch = log.epoch
     log.new_term()
     assert log.epoch != epoch and log.resume_point(f"{epoch}-5") is None
+
+
+def test_a_task_event_reads_back_as_the_task_was_when_it_changed() -> None:
+    # Kept as the task's values, made into the event when read: it must say what the
+    # task was at the change, with every field of a TaskEvent.
+    retrying = Task(job_id="j", partition=3, waiting_since=0.0, not_before=12.0)
+    retrying.attempts = (Attempt(n=2, agent_id="a1", host="h1", launched=1.0,
+                                 state="TASK_FAILED", message="boom", fault="work"),)
+    queued = Task(job_id="j", partition=4, waiting_since=0.0, not_before=5.0)
+    log = EventLog()
+    log.publish([(task_event(retrying, 10.0), "j", None), (task_event(queued, 10.0), "j", None)])
+    retrying.state, retrying.attempts[0].state = TaskState.LAUNCHING, "TASK_STAGING"
+    first, second = log.after(0)
+    assert (first.type, second.type) == ("task", "task")
+    assert json.loads(first.json) == {
+        "type": "task", "job": "j", "partition": 3, "state": "PENDING", "attempt": 2,
+        "host": "h1", "mesos_state": "TASK_FAILED", "message": "boom", "fault": "work",
+        "not_before": "1970-01-01T00:00:12.000Z"}
+    assert first.event == TaskEvent.model_validate_json(first.json)
+    assert second.event == TaskEvent(job="j", partition=4, state="PENDING", attempt=0)
 
 
 def test_a_waiting_reader_wakes_on_a_publish_from_another_thread() -> None:
