@@ -382,10 +382,13 @@ class Engine(JobReads):
         """Accept a job spec from `owner` (as step `step` of `workflow`, if given); returns
         (job view, created). Idempotent for a given id and owner."""
         admitted = admit(body, self.config.limits)
+        # Outside the engine lock, as little as can be: at 200 jobs/s the lock is busy most
+        # of the time, and a POST's latency is mostly its wait for it. An id made here is
+        # new (its insert below still fails on a clash), so only a client's is looked up.
+        job_id = admitted.spec.id or str(uuid.uuid4())
         with self._acting():
             self._check_leading()
-            job_id = admitted.spec.id or str(uuid.uuid4())
-            existing = self._job(job_id)
+            existing = self._job(job_id) if admitted.spec.id else None
             if existing is not None:
                 if existing.fingerprint != admitted.fingerprint or existing.owner != owner:
                     raise Conflict(
